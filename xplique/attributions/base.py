@@ -1,0 +1,120 @@
+"""The two abstract bases of attribution methods.
+
+:class:`BlackBoxExplainer` reads the model only through its operator scores;
+:class:`WhiteBoxExplainer` also needs gradients and layers (`output_layer`, `reducer`).
+Concrete methods subclass one of them once, define their own `__init__` (which calls
+`_setup`) and implement `_explain_group`. They are final: nothing subclasses them.
+"""
+
+import abc
+from typing import Callable, List, Optional
+
+import tensorflow as tf
+
+from xplique.commons.batching import batched
+from xplique.commons.compiled import Compiled
+from xplique.commons.data import iter_groups, output_size, prepare_targets
+from xplique.commons.gradients import gradient_of, outputs_of, predictions_of
+from xplique.commons.model_surgery import truncate_at
+from xplique.commons.operators import get_operator
+from xplique.commons.shapes import ensure_reducer, reduce_channels
+from xplique.commons.validation import ensure_callable, ensure_positive_int
+from xplique.types import InputsLike, LayerRef, TargetsLike
+
+
+class BlackBoxExplainer(abc.ABC):
+    """Base of every attribution method.
+
+    Attributes set by `_setup`: `model` (the user's model, never modified), `batch_size`
+    (model evaluations per forward pass), `operator` (the score function
+    `g(model, inputs, targets) -> (N,)`) and `reducer` (channel reduction of image maps).
+    """
+
+    model: Callable
+    batch_size: int
+    operator: Callable
+    reducer: Optional[str]
+
+    def _setup(self, model, batch_size, operator, reducer=None, scored_model=None):
+        """Validate and store the parameters shared by every method."""
+        self.model = ensure_callable(model, "model")
+        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self.operator = get_operator(operator)
+        self.reducer = ensure_reducer(reducer)
+        # The model whose outputs the operator scores (a truncated one for `output_layer`).
+        self._scored_model = model if scored_model is None else scored_model
+        self._predictions = predictions_of(self._scored_model, self.operator)
+        self._outputs = outputs_of(self._scored_model)
+
+    def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
+        """Compute the explanations of `inputs` for `targets`.
+
+        Parameters
+        ----------
+        inputs
+            Numpy array, tensor or `tf.data.Dataset` (batched or not) of inputs, or of
+            `(inputs, targets)` pairs: images `(N, H, W, C)`, time series `(N, T, W)` or
+            tabular data `(N, W)`. Datasets are streamed batch by batch.
+        targets
+            One-hot or dense targets `(N, n_outputs)`, integer class indices `(N,)`, or what
+            the operator expects (masks, boxes). None explains the model's top output.
+
+        Returns
+        -------
+        explanations
+            `tf.Tensor` of float32: images `(N, H, W, 1)` (or `(N, H, W, C)` with
+            `reducer=None`), time series `(N, T, W)`, tabular `(N, W)`.
+        """
+        parts: List[tf.Tensor] = []
+        first_input = 0
+        for x, y in iter_groups(inputs, targets, self.batch_size, model=self._input_model()):
+            y = self._targets_for(x, y)
+            explanations = self._explain_group(x, y, first_input)
+            parts.append(reduce_channels(tf.cast(explanations, tf.float32), self.reducer))
+            first_input += int(x.shape[0])
+        if not parts:
+            raise ValueError("`inputs` is empty: there is nothing to explain")
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+
+    def __call__(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
+        """Alias of :meth:`explain`."""
+        return self.explain(inputs, targets)
+
+    @abc.abstractmethod
+    def _explain_group(self, inputs: tf.Tensor, targets: tf.Tensor, first_input: int):
+        """Explain one in-memory group; `first_input` is its global index (for seeds)."""
+
+    def _input_model(self):
+        return self.model
+
+    def _targets_for(self, inputs: tf.Tensor, targets) -> tf.Tensor:
+        if targets is None:
+            outputs = self._batched_outputs(inputs)
+            return tf.one_hot(tf.argmax(outputs, axis=-1), outputs.shape[-1], dtype=tf.float32)
+        return prepare_targets(targets, lambda: output_size(self._scored_model, inputs))
+
+    def _batched_outputs(self, inputs: tf.Tensor) -> tf.Tensor:
+        return batched(self._outputs, [inputs], self.batch_size)
+
+    @property
+    def tracing_count(self) -> int:
+        """Number of graph traces made by this explainer's compiled kernels so far."""
+        return sum(k.tracing_count for k in vars(self).values() if isinstance(k, Compiled))
+
+
+class WhiteBoxExplainer(BlackBoxExplainer):
+    """Base of the methods that need the model's gradients or layers.
+
+    Adds `output_layer` (name or index: the operator then scores that layer's output, e.g. the
+    logits before a softmax) and the image channel `reducer`.
+    """
+
+    output_layer: Optional[LayerRef]
+
+    def _setup_white_box(self, model, output_layer, batch_size, operator, reducer):
+        """Validate and store the shared white-box parameters, truncating at `output_layer`."""
+        ensure_callable(model, "model")
+        self.output_layer = output_layer
+        scored = model if output_layer is None else truncate_at(model, output_layer)
+        self._setup(model, batch_size, operator, reducer, scored_model=scored)
+        self._gradients = gradient_of(self._scored_model, self.operator)

@@ -1,0 +1,31 @@
+"""Gradient x Input."""
+
+from xplique.attributions.base import WhiteBoxExplainer
+from xplique.commons.batching import batched
+
+
+class GradientInput(WhiteBoxExplainer):
+    """Gradient x Input: the elementwise product of the score gradient and the input.
+
+    Ref. Shrikumar et al., Not Just a Black Box: Learning Important Features Through
+    Propagating Activation Differences (2016), https://arxiv.org/abs/1605.01713
+
+    Parameters
+    ----------
+    model
+        Keras model or `tf.Module` to explain.
+    output_layer
+        Layer (name or index) whose output is scored instead of the model's output.
+    batch_size
+        Model evaluations per forward/backward pass (64, Xplique's default for this method).
+    operator
+        Score function, Tasks member or task name (default: classification).
+    reducer
+        Channel reduction of image maps ("mean", "min", "max", "sum" or None).
+    """
+
+    def __init__(self, model, output_layer=None, batch_size=64, operator=None, reducer="mean"):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer)
+
+    def _explain_group(self, inputs, targets, first_input):
+        return batched(self._gradients, [inputs, targets], self.batch_size) * inputs

@@ -1,0 +1,165 @@
+"""Inputs and targets normalisation, written once for every method and metric.
+
+`explain(inputs, targets)` accepts numpy arrays, tensors, or a `tf.data.Dataset` (batched or
+not) of inputs or of `(inputs, targets)` pairs. :func:`iter_groups` turns all of them into a
+stream of in-memory groups `(x, y)`: arrays and tensors form one group, datasets are streamed
+one batch at a time and never materialised whole. :func:`prepare_targets` converts integer class
+indices `(N,)` into one-hot rows, once, and checks them against the model.
+"""
+
+from typing import Callable, Iterator, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from xplique.commons.model_surgery import is_graph_model, run_model
+
+Group = Tuple[tf.Tensor, Optional[tf.Tensor]]
+
+
+def to_tensor(value, name: str, dtype=tf.float32) -> tf.Tensor:
+    """Convert an array-like of numbers to a tensor of `dtype`, naming `name` on failure."""
+    if isinstance(value, tf.Tensor):
+        if not (value.dtype.is_floating or value.dtype.is_integer or value.dtype.is_bool):
+            raise TypeError(f"`{name}` must hold numbers. Received a tensor of dtype {value.dtype}")
+        return tf.cast(value, dtype)
+    if isinstance(value, (tf.data.Dataset, dict, str, bytes)) or value is None:
+        raise TypeError(
+            f"`{name}` must be a numpy array or a tensor of numbers. Received: {type(value).__name__}"
+        )
+    array = np.asarray(value)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"`{name}` must hold numbers. Received an array of dtype {array.dtype}")
+    return tf.convert_to_tensor(array, dtype=dtype)
+
+
+def expected_input_shape(model) -> Optional[tuple]:
+    """The batch shape `(None, ...)` a Keras graph model expects, or None if unknown."""
+    if not is_graph_model(model) or len(model.inputs) != 1:
+        return None
+    return tuple(model.inputs[0].shape)
+
+
+def check_inputs_for_model(inputs: tf.Tensor, model) -> None:
+    """Raise a ValueError naming `inputs` when their rank or sizes cannot feed `model`."""
+    expected = expected_input_shape(model)
+    if expected is None:
+        return
+    received = tuple(inputs.shape)
+    compatible = len(received) == len(expected) and all(
+        e is None or e == r for e, r in zip(expected[1:], received[1:])
+    )
+    if not compatible:
+        raise ValueError(
+            f"`inputs` must have shape (N, {', '.join(str(e) for e in expected[1:])}) for this "
+            f"model. Received: inputs.shape={received}"
+        )
+
+
+def _is_batched_dataset(dataset: tf.data.Dataset, batch_rank: Optional[int]) -> bool:
+    spec = dataset.element_spec
+    if isinstance(spec, tuple):
+        spec = spec[0]
+    rank = spec.shape.rank
+    if batch_rank is not None:
+        return rank == batch_rank
+    return rank is not None and rank > 0 and spec.shape[0] is None
+
+
+def iter_groups(inputs, targets, batch_size: int, model=None) -> Iterator[Group]:
+    """Yield `(x, y)` groups held in memory, `y` None when no targets were given.
+
+    Parameters
+    ----------
+    inputs
+        Array, tensor, or dataset of inputs or `(inputs, targets)` pairs.
+    targets
+        Array or tensor of targets (or a dataset zipped with `inputs`), or None.
+    batch_size
+        Group size used to batch an unbatched dataset.
+    model
+        When given, inputs are checked against its expected input shape.
+    """
+    batch_rank = None
+    expected = expected_input_shape(model) if model is not None else None
+    if expected is not None:
+        batch_rank = len(expected)
+    if isinstance(inputs, tf.data.Dataset):
+        dataset = inputs
+        if isinstance(targets, tf.data.Dataset):
+            dataset = tf.data.Dataset.zip((inputs, targets))
+        elif targets is not None:
+            raise TypeError(
+                "When `inputs` is a tf.data.Dataset, `targets` must be None (the dataset yields "
+                "(inputs, targets) pairs) or a tf.data.Dataset. Received: "
+                f"{type(targets).__name__}"
+            )
+        if not _is_batched_dataset(dataset, batch_rank):
+            dataset = dataset.batch(batch_size)
+        for element in dataset:
+            x, y = element if isinstance(element, tuple) else (element, None)
+            yield _checked_group(x, y, model)
+        return
+    yield _checked_group(inputs, targets, model)
+
+
+def _checked_group(x, y, model) -> Group:
+    x = to_tensor(x, "inputs")
+    if x.shape.rank < 2:
+        raise ValueError(
+            f"`inputs` must be a batch (N, ...) of rank >= 2. Received: inputs.shape={x.shape}"
+        )
+    if model is not None:
+        check_inputs_for_model(x, model)
+    if y is None:
+        return x, None
+    if not isinstance(y, tf.Tensor):
+        y_array = np.asarray(y)
+        if not (np.issubdtype(y_array.dtype, np.number) or y_array.dtype == bool):
+            raise TypeError(
+                f"`targets` must hold numbers. Received an array of dtype {y_array.dtype}"
+            )
+        y = tf.convert_to_tensor(y_array)
+    if y.shape.rank == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(
+            "`inputs` and `targets` must have the same number of samples. Received: "
+            f"inputs.shape={tuple(x.shape)}, targets.shape={tuple(y.shape)}"
+        )
+    return x, y
+
+
+def output_size(model: Callable, sample: tf.Tensor) -> int:
+    """Number of outputs of `model` (last axis), read statically or from one forward pass."""
+    if is_graph_model(model) and len(model.outputs) == 1:
+        size = model.outputs[0].shape[-1]
+        if size is not None:
+            return int(size)
+    return int(run_model(model, sample[:1]).shape[-1])
+
+
+def prepare_targets(targets: tf.Tensor, n_outputs: Callable[[], int]) -> tf.Tensor:
+    """Return float32 targets; integer class indices `(N,)` become one-hot `(N, n_outputs)`.
+
+    Parameters
+    ----------
+    targets
+        Tensor of targets, `(N,)` for class indices.
+    n_outputs
+        Called (only for class indices) to get the number of model outputs.
+    """
+    if targets.shape.rank != 1:
+        return tf.cast(targets, tf.float32)
+    values = targets.numpy()
+    if not np.all(np.isfinite(values)) or np.any(np.mod(values, 1) != 0):
+        raise ValueError(
+            "`targets` of shape (N,) must be integer class indices. Received non-integer values "
+            f"such as {values[np.flatnonzero(np.mod(np.nan_to_num(values, nan=0.5), 1))[:3]]}"
+        )
+    size = n_outputs()
+    bad = values[(values < 0) | (values >= size)]
+    if bad.size:
+        raise ValueError(
+            f"`targets` holds class indices that must lie in [0, {size - 1}] for a model with "
+            f"{size} outputs. Received: {bad[:5].astype(int).tolist()}"
+        )
+    return tf.one_hot(tf.cast(targets, tf.int32), size, dtype=tf.float32)
