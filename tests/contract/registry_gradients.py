@@ -1,5 +1,6 @@
 """Contract cases of the gradient attributions."""
 
+from tests.contract.registry import Case
 from xplique.attributions import (
     GradientInput,
     IntegratedGradients,
@@ -8,8 +9,6 @@ from xplique.attributions import (
     SquareGrad,
     VarGrad,
 )
-
-from tests.contract.registry import Case
 
 CASES = [
     Case(Saliency),

@@ -25,7 +25,8 @@ def to_tensor(value, name: str, dtype=tf.float32) -> tf.Tensor:
         return tf.cast(value, dtype)
     if isinstance(value, (tf.data.Dataset, dict, str, bytes)) or value is None:
         raise TypeError(
-            f"`{name}` must be a numpy array or a tensor of numbers. Received: {type(value).__name__}"
+            f"`{name}` must be a numpy array or a tensor of numbers. "
+            f"Received: {type(value).__name__}"
         )
     array = np.asarray(value)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):

@@ -73,7 +73,8 @@ def truncate_at(model, layer: LayerRef) -> Callable:
                 f"Layer {target.name!r} is used more than once or not connected in model "
                 f"{model.name!r}, so its output is ambiguous"
             ) from error
-        return keras.Model(model.inputs, output, name=f"{model.name}_to_{target.name}")
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        return keras.Model(inputs, output, name=f"{model.name}_to_{target.name}")
     return _CapturedLayerModel(model, target)
 
 

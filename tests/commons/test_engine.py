@@ -1,0 +1,178 @@
+"""The shared engine: batching, online statistics, counter-based noise, data, surgery, packaging."""
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import make_inputs, make_model
+from xplique.commons import Compiled, Tasks, batched, chunk_ranges, find_layer, truncate_at
+from xplique.commons.batching import reduce_over_samples
+from xplique.commons.data import iter_groups, prepare_targets
+from xplique.commons.random import pair_normal, pair_uniform
+from xplique.commons.statistics import Mean, MeanOfSquares, Sum, Variance
+
+
+def test_chunk_ranges_cover_everything_once():
+    assert list(chunk_ranges(7, 3)) == [(0, 3), (3, 6), (6, 7)]
+    assert list(chunk_ranges(6, 3)) == [(0, 3), (3, 6)]
+    assert list(chunk_ranges(0, 3)) == []
+
+
+def test_batched_concatenates_in_order():
+    x = tf.range(10.0)[:, None]
+    out = batched(lambda t: t * 2.0, [x], 3)
+    np.testing.assert_array_equal(out.numpy(), 2 * x.numpy())
+
+
+@pytest.mark.parametrize("statistic, oracle", [
+    (Sum(), lambda v: v.sum(1)),
+    (Mean(), lambda v: v.mean(1)),
+    (MeanOfSquares(), lambda v: (v**2).mean(1)),
+    (Variance(), lambda v: v.var(1, ddof=1)),
+])
+@pytest.mark.parametrize("batch_size", [1, 3, 4, 7, 100])
+def test_reduce_over_samples_matches_numpy(statistic, oracle, batch_size):
+    """Per-pair values v[i, k] reduced online over chunks that split and pack inputs give the
+    same statistic as numpy over the full (N, nb_samples) table."""
+    n, nb_samples = 5, 4
+    table = np.random.default_rng(0).normal(size=(n, nb_samples, 2)).astype("float32") * 10 + 3
+
+    def kernel(inputs, start, stop, offset):
+        pairs = tf.range(start, stop)
+        owner = pairs // nb_samples
+        values = tf.gather_nd(tf.constant(table), tf.stack([owner, pairs % nb_samples], -1))
+        first = start // nb_samples
+        return statistic.partial(values, tf.cast(owner - first, tf.int32),
+                                 (stop - 1) // nb_samples - first + 1)
+
+    inputs = tf.zeros((n, 1))
+    result = reduce_over_samples(kernel, [inputs], nb_samples, batch_size, statistic)
+    np.testing.assert_allclose(result.numpy(), oracle(table), rtol=1e-5, atol=1e-5)
+
+
+def test_counter_based_noise_does_not_depend_on_chunking():
+    seed = tf.constant(5, tf.int64)
+    for sampler in (pair_normal, pair_uniform):
+        whole = sampler(seed, 0, 10, (3, 5)).numpy()
+        parts = np.concatenate([sampler(seed, s, e - s, (3, 5)).numpy()
+                                for s, e in chunk_ranges(10, 3)])
+        np.testing.assert_array_equal(whole, parts)
+        assert whole.shape == (10, 3, 5)
+        assert len(np.unique(whole)) == whole.size
+    assert not np.allclose(pair_normal(seed, 0, 2, (4,)), pair_normal(seed + 1, 0, 2, (4,)))
+    assert not np.allclose(pair_normal(seed, 0, 2, (4,)), pair_normal(seed, 0, 2, (4,), stream=1))
+    normal = pair_normal(seed, 0, 2000, (50,)).numpy()
+    assert abs(normal.mean()) < 0.02 and abs(normal.std() - 1) < 0.02
+    uniform = pair_uniform(seed, 0, 2000, (50,)).numpy()
+    assert uniform.min() >= 0 and uniform.max() < 1 and abs(uniform.mean() - 0.5) < 0.01
+
+
+def test_compiled_traces_once_per_signature():
+    kernel = Compiled(lambda a, b: a * b)
+    for n in (3, 7, 64):
+        kernel(tf.ones((n, 2)), tf.ones((n, 2)))
+    assert kernel.tracing_count == 1
+    kernel(tf.ones((2, 5)), tf.ones((2, 5)))
+    assert kernel.tracing_count == 2
+
+
+def test_tasks_enum_is_real():
+    tasks = list(Tasks)
+    assert Tasks.CLASSIFICATION in tasks and Tasks.REGRESSION in tasks
+    assert Tasks.from_string("Classification") is Tasks.CLASSIFICATION
+    model = lambda x: x  # noqa: E731
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    y = tf.constant([[0.0, 1.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(Tasks.CLASSIFICATION(model, x, y).numpy(), [2.0, 3.0])
+    with pytest.raises(ValueError, match="operator"):
+        Tasks.from_string("unknown task")
+
+
+def test_prepare_targets():
+    onehot = prepare_targets(tf.constant([2, 0]), lambda: 3).numpy()
+    np.testing.assert_array_equal(onehot, [[0, 0, 1], [1, 0, 0]])
+    dense = prepare_targets(tf.constant([[0.5, 0.5]]), lambda: 2)
+    assert dense.dtype == tf.float32
+    with pytest.raises(ValueError, match="targets"):
+        prepare_targets(tf.constant([0.5, 1.0]), lambda: 3)
+    with pytest.raises(ValueError, match=r"\[0, 2\]"):
+        prepare_targets(tf.constant([3]), lambda: 3)
+
+
+def test_datasets_are_streamed_not_materialised():
+    """A dataset is consumed batch by batch: iter_groups yields one group per batch."""
+    x = make_inputs("tabular", 10)
+    dataset = tf.data.Dataset.from_tensor_slices((x, np.zeros(10)))
+    groups = list(iter_groups(dataset, None, batch_size=4))
+    assert [int(g[0].shape[0]) for g in groups] == [4, 4, 2]
+    groups = list(iter_groups(dataset.batch(3), None, batch_size=4, model=make_model("tabular")))
+    assert [int(g[0].shape[0]) for g in groups] == [3, 3, 3, 1]
+    with pytest.raises(TypeError, match="targets"):
+        list(iter_groups(dataset, np.zeros(10), batch_size=4))
+
+
+def test_find_layer_and_truncate():
+    model = make_model("images", softmax=True)
+    assert find_layer(model, "logits") is model.get_layer("logits")
+    assert find_layer(model, -1) is model.layers[-1]
+    with pytest.raises(ValueError, match="out of range"):
+        find_layer(model, 99)
+    with pytest.raises(ValueError, match="Layers:"):
+        find_layer(model, "missing")
+    with pytest.raises(TypeError, match="name"):
+        find_layer(model, 1.5)
+    truncated = truncate_at(model, "conv")
+    x = make_inputs("images", 2)
+    assert tuple(truncated(x).shape) == (2, 8, 10, 4)
+    with pytest.raises(TypeError, match="layers"):
+        find_layer(lambda t: t, 0)
+
+
+def test_only_plots_import_matplotlib():
+    """matplotlib is imported only by xplique.plots (and lazily by the CLI demo), never by the
+    modules `import xplique` loads. (Keras 3 itself may import it; that is not ours to avoid.)"""
+    import ast
+    import pathlib
+
+    import xplique
+
+    root = pathlib.Path(xplique.__file__).parent
+    allowed = {"plots", "cli.py", "demo.py"}
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.relative_to(root).parts[0] in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] == "matplotlib" for name in names):
+                offenders.append(str(path.relative_to(root)))
+    assert not offenders
+
+
+def test_import_without_tensorflow_names_the_extras():
+    code = (
+        "import sys; sys.modules['tensorflow'] = None\n"
+        "try:\n    import xplique\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "xplique[tf]" in out.stdout and "xplique[tf-cpu]" in out.stdout
+
+
+def test_keras_model_of_unknown_output_size_still_takes_class_indices():
+    """Integer targets work when the output size is only known by running the model."""
+    from xplique.attributions import Saliency
+
+    layer = keras.layers.Dense(3)
+    model = lambda inputs: layer(inputs)  # noqa: E731
+    x = make_inputs("tabular", 4)
+    explanations = Saliency(model)(x, np.array([0, 1, 2, 0]))
+    kernel = layer.get_weights()[0]
+    np.testing.assert_allclose(explanations.numpy(), np.abs(kernel[:, [0, 1, 2, 0]].T), atol=1e-6)
