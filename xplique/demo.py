@@ -1,0 +1,299 @@
+"""The `python -m xplique demo` job: every attribution method on a small digits CNN.
+
+A CNN (Conv2D+ReLU layers, GlobalAveragePooling2D, a Dense "logits" layer, a Softmax "probs"
+layer) is trained in seconds on scikit-learn's bundled 8x8 digits (no download), or loaded from
+the cache folder. A few test digits are then explained with every method that
+:func:`xplique.cli.available_methods` discovers, each with the demo-friendly parameters of
+:func:`demo_parameters`. The output folder receives `attributions.png` (one row per digit: the
+digit, then one heatmap per method) and `summary.json` (accuracy, and per method the parameters,
+time, output shape and error if it failed).
+
+Only this module's plotting function imports matplotlib, lazily, with the Agg backend.
+"""
+
+import inspect
+import json
+import os
+import sys
+import time
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from xplique.cli import EXIT_FAILED, EXIT_OK, available_methods, find_method, one_line
+
+#: Version of the demo model; bump it when the architecture or the training changes.
+MODEL_VERSION = 1
+SEED = 0
+
+#: Parameters given to every method that accepts them: explain the logits (not the saturated
+#: softmax) and evaluate many small 8x8 inputs per pass.
+COMMON_PARAMETERS = {"output_layer": "logits", "batch_size": 256}
+
+#: Demo-friendly settings by class name, so that all methods run in seconds on 8x8 digits.
+#: Each is used only when the method's constructor accepts it; other methods keep defaults.
+METHOD_PARAMETERS = {
+    "IntegratedGradients": {"steps": 32},
+    "SmoothGrad": {"nb_samples": 32, "noise": 0.1},
+    "SquareGrad": {"nb_samples": 32, "noise": 0.1},
+    "VarGrad": {"nb_samples": 32, "noise": 0.1},
+    "Occlusion": {"patch_size": 2, "patch_stride": 1},
+    "Rise": {"nb_samples": 1000, "grid_size": 4},
+    "Lime": {"nb_samples": 300},
+    "KernelShap": {"nb_samples": 300},
+    "SobolAttributionMethod": {"grid_size": 4, "nb_design": 32},
+    "HsicAttributionMethod": {"grid_size": 4, "nb_design": 256},
+}
+
+
+def default_cache_dir() -> str:
+    """`$XPLIQUE_CACHE` if set, else `~/.cache/xplique/demo`."""
+    return os.environ.get("XPLIQUE_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "xplique", "demo"
+    )
+
+
+def demo_parameters(cls: type) -> Dict:
+    """The parameters the demo passes to `cls`: the overrides its constructor accepts, and
+    `seed=0` when it has a seed."""
+    accepted = inspect.signature(cls).parameters
+    wanted = dict(COMMON_PARAMETERS, **METHOD_PARAMETERS.get(cls.__name__, {}))
+    if "seed" in accepted:
+        wanted["seed"] = SEED
+    return {name: value for name, value in wanted.items() if name in accepted}
+
+
+# --------------------------------------------------------------------------- data and model
+
+
+def load_data() -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Digits as `(N, 8, 8, 1)` float32 in [0, 1]; a fixed stratified 75/25 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., None]
+    return tuple(
+        train_test_split(
+            images, digits.target, test_size=0.25, random_state=SEED, stratify=digits.target
+        )
+    )
+
+
+def build_model():
+    """The demo CNN: convolutions, global average pooling, logits, softmax."""
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    inputs = keras.Input((8, 8, 1), name="digit")
+    hidden = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1")(inputs)
+    hidden = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(hidden)
+    hidden = keras.layers.Conv2D(64, 3, padding="same", activation="relu", name="conv3")(hidden)
+    hidden = keras.layers.GlobalAveragePooling2D(name="pool")(hidden)
+    logits = keras.layers.Dense(10, name="logits")(hidden)
+    probs = keras.layers.Softmax(name="probs")(logits)
+    return keras.Model(inputs, probs, name="digits_cnn")
+
+
+def model_path(cache: str, epochs: int) -> str:
+    return os.path.join(cache, f"digits-cnn-v{MODEL_VERSION}-e{epochs}.keras")
+
+
+def get_model(cache: str, epochs: int, x_train, y_train):
+    """Load the cached model trained for `epochs`, or train and cache it.
+
+    Returns `(model, path, loaded_from_cache, seconds)`.
+    """
+    import keras
+
+    start = time.perf_counter()
+    path = model_path(cache, epochs)
+    if os.path.isfile(path):
+        try:
+            model = keras.models.load_model(path, compile=False)
+            return model, path, True, time.perf_counter() - start
+        except Exception as error:  # a damaged cache file: train again
+            print(f"cached model {path} unreadable ({one_line(error)}); training again")
+    model = build_model()
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+    )
+    model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0)
+    os.makedirs(cache, exist_ok=True)
+    partial = f"{path[:-len('.keras')]}.partial-{os.getpid()}.keras"
+    model.save(partial)
+    os.replace(partial, path)  # atomic: readers never see a half-written model
+    return model, path, False, time.perf_counter() - start
+
+
+def pick_digits(labels: np.ndarray, count: int) -> np.ndarray:
+    """Indices of `count` test digits, cycling through the classes 0, 1, 2, ..."""
+    if count > len(labels):
+        raise ValueError(f"`samples` must be <= {len(labels)} (the test digits). Received: {count}")
+    rank = np.zeros(len(labels), dtype=int)
+    for label in np.unique(labels):
+        where = np.flatnonzero(labels == label)
+        rank[where] = np.arange(len(where))
+    return np.lexsort((labels, rank))[:count]
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+def explain_all(model, inputs, targets, methods: Dict[str, type]):
+    """Run every method; returns `(records, explanations)` by method name."""
+    records, explanations = {}, {}
+    for name, cls in methods.items():
+        params = demo_parameters(cls)
+        start = time.perf_counter()
+        record = {"parameters": params}
+        try:
+            result = np.asarray(cls(model, **params)(inputs, targets))
+            explanations[name] = result
+            record.update(output_shape=list(result.shape), error=None)
+            if not np.all(np.isfinite(result)):
+                record["error"] = "explanations hold NaN or Inf values"
+        except Exception as error:  # the demo reports every failure and carries on
+            record.update(output_shape=None, error=f"{type(error).__name__}: {one_line(error)}")
+        record["seconds"] = round(time.perf_counter() - start, 3)
+        records[name] = record
+    return records, explanations
+
+
+def _effective_parameters(cls: type, params: Dict) -> Dict:
+    signature = inspect.signature(cls).parameters
+    merged = {
+        name: parameter.default
+        for name, parameter in signature.items()
+        if name != "model" and parameter.default is not inspect.Parameter.empty
+    }
+    merged.update(params)
+    return merged
+
+
+# --------------------------------------------------------------------------- plotting
+
+
+def _normalised(heatmap: np.ndarray, clip_percentile: float = 0.1) -> np.ndarray:
+    """Clip to the [p, 100 - p] percentiles and scale to [0, 1] (constant maps give 0)."""
+    low, high = np.percentile(heatmap, [clip_percentile, 100.0 - clip_percentile])
+    clipped = np.clip(heatmap, low, high)
+    return (clipped - low) / (high - low) if high > low else np.zeros_like(clipped)
+
+
+def _as_2d(sample: np.ndarray, kind) -> np.ndarray:
+    from xplique.commons.shapes import Modality
+
+    if kind is Modality.IMAGES:
+        return sample.mean(axis=-1)
+    if kind is Modality.TABULAR:
+        return sample[None, :]
+    return sample
+
+
+def save_grid(path: str, inputs: np.ndarray, columns: Dict[str, Optional[np.ndarray]],
+              row_labels: Optional[List[str]] = None) -> None:
+    """Save a PNG grid: one row per input, the input first (images only), then one heatmap per
+    column (a titled method; None marks a failed method)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from xplique.commons.shapes import Modality, modality
+
+    inputs = np.asarray(inputs)
+    kind = modality(inputs)
+    show_inputs = kind is Modality.IMAGES
+    nb_columns = len(columns) + int(show_inputs)
+    figure = Figure(figsize=(1.7 * nb_columns, 1.7 * len(inputs) + 0.4))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(inputs), nb_columns, squeeze=False)
+    for row, image in enumerate(inputs):
+        column = 0
+        if show_inputs:
+            shown = image if image.shape[-1] == 3 else image.mean(axis=-1)
+            axes[row, 0].imshow(_normalised(shown, 0.0), cmap="gray", interpolation="nearest")
+            if row_labels:
+                axes[row, 0].set_ylabel(row_labels[row], fontsize=8)
+            column = 1
+        for offset, (name, explanations) in enumerate(columns.items()):
+            ax = axes[row, column + offset]
+            if row == 0:
+                ax.set_title(name if explanations is not None else f"{name}\n(failed)", fontsize=7)
+            if explanations is not None:
+                heatmap = _normalised(_as_2d(np.asarray(explanations[row], float), kind))
+                ax.imshow(heatmap, cmap="jet", vmin=0.0, vmax=1.0, interpolation="nearest")
+    if show_inputs:
+        axes[0, 0].set_title("input", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def run(out: str, cache: str, samples: int = 4, epochs: int = 12,
+        methods: Optional[List[str]] = None) -> int:
+    """Train or load the model, explain `samples` test digits, write the PNG and the JSON.
+
+    Returns the exit code: 0, or 1 when a method failed.
+    """
+    from xplique import __version__
+
+    start = time.perf_counter()
+    if methods:
+        chosen = {cls.__name__: cls for cls in map(find_method, methods)}
+    else:
+        chosen = available_methods()
+    x_train, x_test, y_train, y_test = load_data()
+    indices = pick_digits(y_test, samples)
+    model, path, cached, model_seconds = get_model(cache, epochs, x_train, y_train)
+    probabilities = np.asarray(model(x_test, training=False))
+    accuracy = float(np.mean(np.argmax(probabilities, axis=-1) == y_test))
+    state = "loaded from" if cached else f"trained ({epochs} epochs, {model_seconds:.1f} s) to"
+    print(f"model {state} {path}; test accuracy {accuracy:.3f}")
+
+    inputs, labels = x_test[indices], y_test[indices]
+    records, explanations = explain_all(model, inputs, labels, chosen)
+    for name, record in records.items():
+        record["parameters"] = _effective_parameters(chosen[name], record["parameters"])
+        outcome = record["error"] or f"shape {tuple(record['output_shape'])}"
+        print(f"  {name:<24} {record['seconds']:7.2f} s  {outcome}")
+
+    os.makedirs(out, exist_ok=True)
+    predicted = np.argmax(probabilities[indices], axis=-1)
+    row_labels = [f"label {t}, pred {p}" for t, p in zip(labels, predicted)]
+    image_path = os.path.join(out, "attributions.png")
+    save_grid(image_path, inputs, {n: explanations.get(n) for n in records}, row_labels)
+    failed = [name for name, record in records.items() if record["error"]]
+    summary = {
+        "xplique_version": __version__,
+        "model": {
+            "path": path,
+            "loaded_from_cache": cached,
+            "epochs": epochs,
+            "seconds": round(model_seconds, 3),
+            "test_accuracy": accuracy,
+            "test_size": int(len(y_test)),
+        },
+        "inputs": {
+            "test_indices": indices.tolist(),
+            "labels": labels.tolist(),
+            "predicted": predicted.tolist(),
+            "shape": list(inputs.shape),
+        },
+        "methods": records,
+        "failed": failed,
+        "total_seconds": round(time.perf_counter() - start, 3),
+    }
+    summary_path = os.path.join(out, "summary.json")
+    with open(summary_path, "w", encoding="utf-8") as file:
+        json.dump(summary, file, indent=2, default=repr)
+    print(f"wrote {image_path} and {summary_path} in {summary['total_seconds']:.1f} s")
+    if failed:
+        print(f"xplique: demo: failed methods: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
