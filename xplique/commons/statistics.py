@@ -20,6 +20,14 @@ class Statistic:
         """Reduce `values` (one row per pair) to one state row per segment (input)."""
         raise NotImplementedError
 
+    def partial_at(self, values: tf.Tensor, segment_ids: tf.Tensor, sample_index: tf.Tensor,
+                   num_segments) -> State:
+        """Like :meth:`partial`, also given each pair's sample number within its input.
+
+        Reductions ignore it; :class:`Collect` uses it to keep every value at its place.
+        """
+        return self.partial(values, segment_ids, num_segments)
+
     def merge(self, first: State, second: State) -> State:
         """Combine two states of the same inputs (rows aligned)."""
         raise NotImplementedError
@@ -83,3 +91,41 @@ class Variance(Statistic):
 
     def finalize(self, state, nb_samples):
         return state[2] / float(nb_samples - 1)
+
+
+class Collect(Statistic):
+    """Every sample's value kept at its position: `(inputs, nb_samples, *value_shape)`.
+
+    For estimators that need all the per-sample values of an input (the scores of a Sobol
+    design, the rows of a LIME design matrix). Memory is `nb_samples` values per input, so keep
+    the values small (scores, rows in an interpretable space), never whole perturbed inputs.
+
+    Parameters
+    ----------
+    nb_samples
+        Samples per input.
+    """
+
+    def __init__(self, nb_samples: int):
+        self.nb_samples = int(nb_samples)
+
+    def partial(self, values, segment_ids, num_segments):
+        raise TypeError("Collect needs the sample positions: use partial_at")
+
+    def partial_at(self, values, segment_ids, sample_index, num_segments):
+        positions = tf.stack(
+            [tf.cast(segment_ids, tf.int32), tf.cast(sample_index, tf.int32)], axis=-1
+        )
+        shape = tf.concat(
+            [tf.reshape(tf.cast(num_segments, tf.int32), [1]), [self.nb_samples],
+             tf.shape(values)[1:]], axis=0
+        )
+        # Pairs of a chunk hit distinct positions, so the scatter places rather than sums.
+        return (tf.scatter_nd(positions, values, shape),)
+
+    def merge(self, first, second):
+        # The two states hold disjoint samples of the same inputs (zeros elsewhere).
+        return (first[0] + second[0],)
+
+    def finalize(self, state, nb_samples):
+        return state[0]

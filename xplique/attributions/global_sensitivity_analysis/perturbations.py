@@ -1,0 +1,123 @@
+"""How the sensitivity-analysis methods show an input through a mask, and the kernel that
+evaluates a design of masks on many inputs.
+
+A perturbation function maps inputs `(n, H, W, C)` and masks `(n, H, W, c)` in [0, 1]
+(`c` is 1 or `C`) to perturbed inputs. :class:`PerturbationFunction` names the built-in ones;
+any TensorFlow callable `f(inputs, masks)` works too.
+"""
+
+import enum
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from xplique.commons.masks import box_blur, resize_masks
+from xplique.commons.perturbation import inputs_per_block, perturbed_scores_of, reduce_perturbed
+from xplique.commons.shapes import Modality, modality
+from xplique.commons.statistics import Collect
+from xplique.commons.validation import ensure_choice
+
+#: Side of the box filter of the blurring perturbation, in pixels.
+BLUR_SIZE = 10
+#: Amplitude of the amplitude perturbation.
+AMPLITUDE_SIGMA = 1.0
+
+
+def inpainting(inputs, masks):
+    """`x * M`: the masked-out part is set to zero."""
+    return inputs * masks
+
+
+def blurring(inputs, masks):
+    """`x * M + (1 - M) * blur(x)`, blur a 10 x 10 box filter."""
+    return inputs * masks + (1.0 - masks) * box_blur(inputs, BLUR_SIZE)
+
+
+def amplitude(inputs, masks):
+    """`x + (M - 0.5) * sigma`, sigma = 1: masks shift the input up or down."""
+    return inputs + (masks - 0.5) * AMPLITUDE_SIGMA
+
+
+class PerturbationFunction(enum.Enum):
+    """The built-in perturbations; each member is callable as its function."""
+
+    INPAINTING = "inpainting"
+    BLURRING = "blurring"
+    AMPLITUDE = "amplitude"
+
+    def __call__(self, inputs, masks):
+        return _FUNCTIONS[self](inputs, masks)
+
+    @classmethod
+    def from_string(cls, name: str) -> "PerturbationFunction":
+        """The member named `name` (case-insensitive)."""
+        if not isinstance(name, str):
+            raise TypeError(f"`perturbation_function` name must be a string. Received: {name!r}")
+        by_name = {member.value: member for member in cls}
+        ensure_choice(name.strip().lower(), "perturbation_function", by_name)
+        return by_name[name.strip().lower()]
+
+
+_FUNCTIONS = {
+    PerturbationFunction.INPAINTING: inpainting,
+    PerturbationFunction.BLURRING: blurring,
+    PerturbationFunction.AMPLITUDE: amplitude,
+}
+
+
+def get_perturbation(perturbation_function) -> Callable:
+    """A name, a :class:`PerturbationFunction` member or a callable, as a callable."""
+    if isinstance(perturbation_function, str):
+        return PerturbationFunction.from_string(perturbation_function)
+    if callable(perturbation_function):
+        return perturbation_function
+    raise TypeError(
+        "`perturbation_function` must be one of 'inpainting', 'blurring', 'amplitude', a "
+        f"PerturbationFunction or a callable f(inputs, masks). Received: {perturbation_function!r}"
+    )
+
+
+def _scores_only(pair_scores, aux):
+    return pair_scores
+
+
+def design_kernel(model, operator, design: np.ndarray, perturbation: Callable):
+    """Compiled kernel collecting the scores of every mask of `design` `(M, g, g, c)`, upsampled
+    to each input's size (nearest neighbour) and applied by `perturbation`."""
+    design = tf.constant(design, tf.float32)
+
+    def make_perturbed(pair_inputs, sample_index, first_pair):
+        masks = resize_masks(tf.gather(design, sample_index), pair_inputs.shape[1:3])
+        return perturbation(pair_inputs, masks), None
+
+    return perturbed_scores_of(model, operator, int(design.shape[0]), make_perturbed,
+                               Collect(int(design.shape[0])), values_of=_scores_only)
+
+
+def explain_with_design(kernel, inputs, targets, first_input, *, design_shape, batch_size,
+                        estimate: Callable, verbose: bool, description: str) -> tf.Tensor:
+    """Run a :func:`design_kernel` over a group of images and turn each input's scores into a
+    map with `estimate(scores (B, M)) -> (B, g * g * c)`, resized (bicubic) to the images."""
+    nb_masks, grid_height, grid_width, channels = design_shape
+    if modality(inputs) is not Modality.IMAGES:
+        raise ValueError(
+            f"{description} explains images (N, H, W, C). Received: inputs.shape="
+            f"{tuple(inputs.shape)}"
+        )
+    if channels not in (1, int(inputs.shape[-1])):
+        raise ValueError(
+            f"`nb_channels` must be 1 or the number of image channels ({inputs.shape[-1]}). "
+            f"Received: nb_channels={channels}"
+        )
+
+    def finish(scores, block_inputs, block_targets):
+        indices = tf.reshape(estimate(scores), [-1, grid_height, grid_width, channels])
+        return tf.image.resize(indices, block_inputs.shape[1:3], method="bicubic")
+
+    return reduce_perturbed(
+        kernel, [inputs, targets], nb_masks, batch_size, Collect(nb_masks),
+        first_input=first_input, finish=finish,
+        inputs_per_block=inputs_per_block(nb_masks, batch_size), verbose=verbose,
+        description=description,
+    )
