@@ -18,8 +18,13 @@ INPUT_SHAPES = {
 NB_CLASSES = 3
 
 
-def make_model(modality: str, seed: int = 0, softmax: bool = False) -> keras.Model:
-    """A small seeded model for `modality` ("tabular", "time_series" or "images")."""
+def make_model(modality: str, seed: int = 0, softmax: bool = False, gap: bool = False
+               ) -> keras.Model:
+    """A small seeded model for `modality` ("tabular", "time_series" or "images").
+
+    With `gap=True` the image model pools its conv maps globally (GlobalAveragePooling2D)
+    instead of flattening them, the head CAM needs; other modalities ignore it.
+    """
     keras.utils.set_random_seed(seed)
     shape = INPUT_SHAPES[modality]
     inputs = keras.Input(shape)
@@ -30,7 +35,8 @@ def make_model(modality: str, seed: int = 0, softmax: bool = False) -> keras.Mod
         hidden = keras.layers.Flatten()(hidden)
     else:
         hidden = keras.layers.Conv2D(4, 3, activation="relu", padding="same", name="conv")(inputs)
-        hidden = keras.layers.Flatten()(hidden)
+        pooling = keras.layers.GlobalAveragePooling2D() if gap else keras.layers.Flatten()
+        hidden = pooling(hidden)
     logits = keras.layers.Dense(NB_CLASSES, name="logits")(hidden)
     outputs = keras.layers.Softmax(name="probs")(logits) if softmax else logits
     return keras.Model(inputs, outputs)

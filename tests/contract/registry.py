@@ -6,7 +6,7 @@ is listed in ``CASES`` below.
 """
 
 import dataclasses
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import pytest
 
@@ -27,6 +27,11 @@ class Case:
         Whether the constructor takes the keyword-only `seed`.
     output_layer
         Whether the constructor takes `output_layer`.
+    operator
+        Whether the constructor takes `operator`.
+    model
+        Factory `model(modality) -> model` when the method needs another architecture than
+        `tests.conftest.make_model` gives (e.g. a global-average-pooling head for CAM).
     """
 
     cls: type
@@ -34,6 +39,8 @@ class Case:
     modalities: Tuple[str, ...] = ("tabular", "time_series", "images")
     seeded: bool = False
     output_layer: bool = True
+    operator: bool = True
+    model: Optional[Callable] = None
 
 
 def as_params(cases):
@@ -41,6 +48,8 @@ def as_params(cases):
     return [pytest.param(case, id=case.cls.__name__) for case in cases]
 
 
+from tests.contract.registry_blackbox import CASES as BLACKBOX_CASES  # noqa: E402
 from tests.contract.registry_gradients import CASES as GRADIENT_CASES  # noqa: E402
+from tests.contract.registry_whitebox import CASES as WHITEBOX_CASES  # noqa: E402
 
-CASES = [*GRADIENT_CASES]
+CASES = [*GRADIENT_CASES, *WHITEBOX_CASES, *BLACKBOX_CASES]

@@ -4,9 +4,15 @@ Nothing here changes the user's model. Functional and Sequential models are trun
 building a new `keras.Model` over the same layers. Subclassed models cannot be rebuilt, so their
 layer output is captured while the model runs, by wrapping that layer's `call` for the duration
 of the run (undone afterwards, even on error).
+
+Layer-level methods build on three more tools: :func:`split_at` (a layer's feature maps and the
+scored output in one pass) with :func:`layer_output_and_gradient`; :func:`find_conv_layer`;
+and :func:`rewire`, which swaps activations (ReLU gradient policies, probes) on a clone made
+by :func:`clone_graph_model` or, for subclassed models, only while a call runs.
 """
 
 import contextlib
+import functools
 from typing import Callable, List
 
 import keras
@@ -126,3 +132,309 @@ def run_model(model, inputs: tf.Tensor) -> tf.Tensor:
     if isinstance(model, keras.Model):
         return model(inputs, training=False)
     return model(inputs)
+
+
+# --- Feature maps and their gradients ------------------------------------------------------
+
+#: Layer types whose 4-D outputs are convolutional feature maps.
+CONV_LAYERS = (
+    keras.layers.Conv2D,
+    keras.layers.Conv2DTranspose,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+)
+
+
+def _output_rank(layer):
+    """Rank of `layer`'s output (batch included) when the graph knows it, else None."""
+    try:
+        return len(layer.output.shape)
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
+def find_conv_layer(model, conv_layer: LayerRef = None):
+    """Return the feature-map layer of `model`: `conv_layer` (name, index or layer), or by
+    default the last convolution with a 4-D output `(N, h, w, K)`.
+
+    A nested Keras model with a 4-D output (a convolutional backbone used as one layer) counts
+    as a convolution. For subclassed models the layer order is the order of attribute
+    creation, which is usually, but not necessarily, the order of the forward pass.
+    """
+    if conv_layer is not None:
+        layer = find_layer(model, conv_layer)
+        rank = _output_rank(layer)
+        if rank is not None and rank != 4:
+            raise ValueError(
+                f"`conv_layer` must output 4-D feature maps (N, h, w, K). Received: layer "
+                f"{layer.name!r} with an output of rank {rank}"
+            )
+        return layer
+    for layer in reversed(_layers(model)):
+        rank = _output_rank(layer)
+        is_conv = isinstance(layer, CONV_LAYERS) or (
+            isinstance(layer, keras.Model) and rank is not None
+        )
+        if is_conv and rank in (4, None):
+            return layer
+    raise ValueError(
+        f"Model {getattr(model, 'name', model)!r} has no convolutional layer with 4-D outputs; "
+        "pass `conv_layer` (name or index) to choose the feature maps"
+    )
+
+
+def split_at(model, layer: LayerRef, output_layer: LayerRef = None) -> Callable:
+    """Return `f(inputs) -> (layer_output, scored_output)` computed in one forward pass.
+
+    `scored_output` is the output of `output_layer` (the model's output when None). Graph
+    models become one two-output `keras.Model` over the same layers; subclassed models run
+    whole while both outputs are captured.
+    """
+    target = find_layer(model, layer)
+    scored = None if output_layer is None else find_layer(model, output_layer)
+    if is_graph_model(model):
+        try:
+            final = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+            outputs = [target.output, final if scored is None else scored.output]
+        except (AttributeError, ValueError) as error:
+            raise ValueError(
+                f"Layer {target.name!r} is used more than once or not connected in model "
+                f"{model.name!r}, so its output is ambiguous"
+            ) from error
+        return keras.Model(model.inputs, outputs, name=f"{model.name}_split_{target.name}")
+    return _CapturedSplit(model, target, scored)
+
+
+class _CapturedSplit:
+    """Runs a subclassed model and returns (one layer's output, the scored output)."""
+
+    def __init__(self, model, layer, scored_layer):
+        self.model = model
+        self.layer = layer
+        self.scored_layer = scored_layer
+
+    def __call__(self, inputs, training=False):
+        with contextlib.ExitStack() as stack:
+            captured = stack.enter_context(capture_output(self.layer))
+            scored = None
+            if self.scored_layer is not None:
+                scored = stack.enter_context(capture_output(self.scored_layer))
+            outputs = run_model(self.model, inputs)
+        for layer, values in ((self.layer, captured), (self.scored_layer, scored)):
+            if values is not None and not values:
+                raise ValueError(
+                    f"Layer {layer.name!r} was not called when running model "
+                    f"{self.model.name!r}, so its output cannot be captured"
+                )
+        return captured[-1], outputs if scored is None else scored[-1]
+
+
+def layer_output_and_gradient(split: Callable, operator: Callable, inputs, targets):
+    """Feature maps `A` of a split model and the gradient of the operator scores w.r.t. `A`.
+
+    Parameters
+    ----------
+    split
+        A model from :func:`split_at`, returning `(A, scored_output)`.
+    operator
+        Score function `g(model, inputs, targets) -> (N,)`; the gradient is taken through the
+        first model call it makes.
+
+    Returns
+    -------
+    `(A, dg/dA)`, both shaped like the layer output.
+    """
+    activations: list = []
+
+    def scored_model(batch):
+        layer_output, scored = run_model(split, batch)
+        activations.append(layer_output)
+        return scored
+
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        total = tf.reduce_sum(operator(scored_model, inputs, targets))
+    if not activations:
+        raise ValueError("`operator` never called the model, so no feature map was computed")
+    gradients = tape.gradient(
+        total, activations[0], unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return activations[0], gradients
+
+
+# --- Rewiring activations: ReLU gradient policies, probes -----------------------------------
+
+
+def clone_graph_model(model) -> keras.Model:
+    """An independent copy of a Sequential or functional model (same names, same weights)."""
+    if not is_graph_model(model):
+        raise TypeError(
+            "Only Sequential and functional Keras models can be cloned. Received: "
+            f"{type(model).__name__}"
+        )
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def all_layers(model) -> List:
+    """Every layer of `model`, those of nested models included."""
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return _layers(model)
+    return [layer for layer in flatten(include_self=False, recursive=True)]
+
+
+def _is_plain_relu(function) -> bool:
+    return getattr(function, "__name__", None) == "relu"
+
+
+def relu_sites(model) -> List:
+    """`(layer, slot)` pairs where `model` applies a plain ReLU: `slot` is "activation" for
+    layers holding a relu activation (`activation="relu"`, `Activation("relu")`) and "call"
+    for standalone `ReLU()` layers (those with no max value, slope or threshold)."""
+    sites = []
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.ReLU):
+            if layer.max_value is None and not layer.negative_slope and not layer.threshold:
+                sites.append((layer, "call"))
+        elif _is_plain_relu(getattr(layer, "activation", None)):
+            sites.append((layer, "activation"))
+    return sites
+
+
+def rewire(sites, replacement: Callable) -> Callable[[], None]:
+    """Replace the activation at each `(layer, slot)` site by `replacement(layer, original)`
+    (a function of one tensor) and return the function that restores them all.
+
+    `slot` is "activation" (the layer's `activation` attribute) or "call" (the whole call of
+    an activation layer, whose original is then its bound `call`).
+    """
+    undo = []
+
+    def restore():
+        while undo:
+            undo.pop()()
+
+    try:
+        for layer, slot in sites:
+            if slot == "activation":
+                original = layer.activation
+                layer.activation = replacement(layer, original)
+                undo.append(functools.partial(setattr, layer, "activation", original))
+            else:
+                had_own_call = "call" in vars(layer)
+                original = layer.call
+                function = replacement(layer, original)
+                layer.call = functools.partial(_activation_call, function)
+                undo.append(
+                    functools.partial(setattr, layer, "call", original)
+                    if had_own_call
+                    else functools.partial(delattr, layer, "call")
+                )
+    except BaseException:
+        restore()
+        raise
+    return restore
+
+
+def _activation_call(function, inputs, *args, **kwargs):
+    return function(inputs)
+
+
+@contextlib.contextmanager
+def rewired(sites, replacement: Callable):
+    """Context manager form of :func:`rewire`: the sites are restored on exit, even on error."""
+    restore = rewire(sites, replacement)
+    try:
+        yield
+    finally:
+        restore()
+
+
+@tf.custom_gradient
+def guided_relu(x):
+    """ReLU whose gradient passes only where the input and the incoming gradient are positive
+    (Springenberg et al., 2014)."""
+
+    def gradient(upstream):
+        keep = tf.logical_and(x > 0, upstream > 0)
+        return upstream * tf.cast(keep, upstream.dtype)
+
+    return tf.nn.relu(x), gradient
+
+
+@tf.custom_gradient
+def deconv_relu(x):
+    """ReLU whose gradient is the ReLU of the incoming gradient, whatever the input
+    (Zeiler and Fergus, 2014)."""
+
+    def gradient(upstream):
+        return tf.nn.relu(upstream)
+
+    return tf.nn.relu(x), gradient
+
+
+RELU_POLICIES = {"guided": guided_relu, "deconv": deconv_relu}
+
+
+def relu_gradient_policy(model, policy: str):
+    """A model computing what `model` computes, whose ReLUs backpropagate by `policy`
+    ("guided" or "deconv"). The user's model is never changed.
+
+    Sequential and functional models are cloned (same weights) and the clone's ReLUs rewired.
+    Subclassed Keras models (and graph models holding a layer that cannot be rebuilt from its
+    config) cannot be cloned: the returned wrapper rewires their ReLU layers only while it
+    runs (undone after each call; compiled kernels keep the rewired graph they traced).
+    ReLUs applied outside layers (`tf.nn.relu` inside a custom `call`) are not seen.
+    """
+    if policy not in RELU_POLICIES:
+        raise ValueError(f"`policy` must be one of {sorted(RELU_POLICIES)}. Received: {policy!r}")
+    function = RELU_POLICIES[policy]
+    if is_graph_model(model):
+        try:
+            copy = clone_graph_model(model)
+        except (TypeError, ValueError, NotImplementedError):
+            copy = None  # e.g. a custom layer that cannot be rebuilt from its config
+        if copy is not None:
+            rewire(relu_sites(copy), lambda layer, original: function)  # our copy: never undone
+            return copy
+    if isinstance(model, keras.Model):
+        return _RewiredModel(model, relu_sites(model), lambda layer, original: function)
+    raise TypeError(
+        f"`model` must be a Keras model whose ReLUs are layers (the {policy} ReLU policy "
+        f"rewires them). Received: {type(model).__name__}"
+    )
+
+
+class _RewiredModel:
+    """Runs a subclassed Keras model with some activations rewired for the call's duration."""
+
+    def __init__(self, model, sites, replacement):
+        self.model = model
+        self.sites = sites
+        self.replacement = replacement
+
+    @property
+    def layers(self):
+        return self.model.layers
+
+    @property
+    def name(self):
+        return self.model.name
+
+    def __call__(self, inputs, training=False):
+        with rewired(self.sites, self.replacement):
+            return self.model(inputs, training=training)
+
+
+def portable_layer_ref(model, layer: LayerRef) -> LayerRef:
+    """`layer` as a name or index valid in clones of `model` (a layer object becomes its
+    index in `model.layers`); None, names and indices are returned unchanged."""
+    if isinstance(layer, keras.layers.Layer):
+        layers = _layers(model)
+        for index, candidate in enumerate(layers):
+            if candidate is layer:
+                return index
+        raise ValueError(f"Layer {layer.name!r} is not a layer of model {model.name!r}")
+    return layer

@@ -1,0 +1,169 @@
+"""Test-time augmentation of explanations."""
+
+from typing import List, Sequence
+
+import tensorflow as tf
+
+from xplique.attributions.meta.forgrad import ensure_explainer
+from xplique.commons.data import iter_groups
+from xplique.commons.model_surgery import is_graph_model
+from xplique.commons.shapes import Modality, modality
+from xplique.commons.validation import ensure_float
+from xplique.types import InputsLike, TargetsLike
+
+
+class TTA:
+    """Test-time augmentation: the mean of an explainer's maps over horizontally flipped and
+    rescaled copies of the images, each map first brought back to the original geometry
+    (un-flipped, resized back).
+
+    Ref. Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks
+    (2012), https://doi.org/10.1145/3065386 (flipped and cropped test-time copies);
+    Simonyan and Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition
+    (2015), https://arxiv.org/abs/1409.1556 (multi-scale, flipped evaluation).
+
+    Parameters
+    ----------
+    explainer
+        Any object with `explain(inputs, targets)` returning image maps `(N, H, W, C)`.
+    scales
+        Zoom factors (> 0); 1.0 is the image itself.
+    flips
+        Also explain the horizontal mirror of every scaled copy.
+
+    Notes
+    -----
+    How a scale is applied depends on the model. When the explainer's model accepts any
+    image size (a graph model whose input has `None` height and width), the image is resized
+    by the factor, explained, and the map resized back. Otherwise (fixed input size, or a
+    model whose input size cannot be read) a scale is a centred zoom that keeps the size:
+    `scale > 1` resizes up and crops the centre, so the map covers only the central `1/scale`
+    of the image and each pixel is averaged over the copies that saw it; `scale < 1` resizes
+    down and pads with zeros around, and the map's central part is resized back. Resizing is
+    bilinear. With `targets=None` the class is chosen once, on the original images, so every
+    copy explains the same class. Pixels no copy saw (every scale > 1) get 0.
+    `TTA(e, scales=(1.0,), flips=False)` returns exactly what `e` returns. The wrapped
+    explainer runs once per copy, `len(scales) * (2 if flips else 1)` times.
+
+    Examples
+    --------
+    >>> import numpy as np, keras
+    >>> from xplique.attributions import Saliency
+    >>> model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(2)])
+    >>> tta = TTA(Saliency(model), scales=(1.0, 1.5), flips=True)
+    >>> tta(np.ones((3, 6, 6, 1), "float32"), [0, 1, 0]).shape
+    TensorShape([3, 6, 6, 1])
+    """
+
+    def __init__(self, explainer, scales: Sequence[float] = (1.0,), flips: bool = True):
+        self.explainer = ensure_explainer(explainer)
+        self.scales = _ensure_scales(scales)
+        if not isinstance(flips, bool):
+            raise TypeError(f"`flips` must be a bool. Received: flips={flips!r}")
+        self.flips = flips
+
+    def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
+        """The explanations averaged over the augmented copies, in the inputs' geometry."""
+        parts: List[tf.Tensor] = []
+        batch_size = getattr(self.explainer, "batch_size", 32)
+        for images, group_targets in iter_groups(inputs, targets, batch_size):
+            if modality(images) is not Modality.IMAGES:
+                raise ValueError(
+                    "`inputs` must be images (N, H, W, C) for TTA. Received: "
+                    f"inputs.shape={tuple(images.shape)}"
+                )
+            if group_targets is None:
+                group_targets = _top_targets(self.explainer, images)
+            parts.append(self._average(images, group_targets))
+        if not parts:
+            raise ValueError("`inputs` is empty: there is nothing to explain")
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+
+    def __call__(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
+        """Alias of :meth:`explain`."""
+        return self.explain(inputs, targets)
+
+    def _average(self, images, targets):
+        size = tuple(int(d) for d in images.shape[1:3])
+        resize = _accepts_any_size(getattr(self.explainer, "model", None))
+        total, coverage = 0.0, 0.0
+        for scale in self.scales:
+            for flip in (False, True) if self.flips else (False,):
+                view = _augment(images, scale, flip, resize)
+                explanations = tf.cast(self.explainer.explain(view, targets), tf.float32)
+                back, covered = _restore(explanations, scale, flip, resize, size)
+                total, coverage = total + back, coverage + covered
+        return tf.math.divide_no_nan(total, tf.cast(coverage, total.dtype))
+
+    @property
+    def model(self):
+        """The wrapped explainer's model."""
+        return getattr(self.explainer, "model", None)
+
+    @property
+    def tracing_count(self) -> int:
+        """Traces made by the wrapped explainer's compiled kernels."""
+        return getattr(self.explainer, "tracing_count", 0)
+
+
+def _top_targets(explainer, images):
+    """The targets the (innermost) explainer would pick for the original images, so that every
+    copy explains the same class; None when it cannot say (each copy then picks its own)."""
+    while not hasattr(explainer, "_targets_for") and hasattr(explainer, "explainer"):
+        explainer = explainer.explainer
+    if not hasattr(explainer, "_targets_for"):
+        return None
+    return explainer._targets_for(images, None)  # pylint: disable=protected-access
+
+
+def _ensure_scales(scales):
+    if isinstance(scales, (str, bytes)) or not hasattr(scales, "__iter__"):
+        raise TypeError(f"`scales` must be a sequence of numbers. Received: scales={scales!r}")
+    values = tuple(ensure_float(scale, "scales") for scale in scales)
+    if not values or min(values) <= 0:
+        raise ValueError(
+            f"`scales` must hold at least one number > 0. Received: scales={scales!r}"
+        )
+    return values
+
+
+def _accepts_any_size(model) -> bool:
+    """True for graph models whose single image input has free height and width."""
+    if not is_graph_model(model) or len(model.inputs) != 1:
+        return False
+    shape = tuple(model.inputs[0].shape)
+    return len(shape) == 4 and shape[1] is None and shape[2] is None
+
+
+def _scaled_size(size, scale):
+    return tuple(max(1, int(round(side * scale))) for side in size)
+
+
+def _augment(images, scale, flip, resize):
+    """The copy of `images` at `scale` (resized, or zoomed at constant size), mirrored."""
+    size = tuple(int(d) for d in images.shape[1:3])
+    if scale != 1.0:
+        images = tf.image.resize(images, _scaled_size(size, scale), method="bilinear")
+        if not resize:
+            images = tf.image.resize_with_crop_or_pad(images, *size)
+    if flip:
+        images = tf.reverse(images, axis=[2])
+    return images
+
+
+def _restore(explanations, scale, flip, resize, size):
+    """Undo :func:`_augment` on the maps: `(maps, coverage)` in the original geometry, the
+    coverage saying how much of each pixel the copy saw."""
+    if flip:
+        explanations = tf.reverse(explanations, axis=[2])
+    if scale == 1.0:
+        return explanations, 1.0
+    if resize:
+        return tf.image.resize(explanations, size, method="bilinear"), 1.0
+    scaled = _scaled_size(size, scale)
+    seen = tf.ones_like(explanations[..., :1])
+    explanations = tf.image.resize_with_crop_or_pad(explanations, *scaled)
+    seen = tf.image.resize_with_crop_or_pad(seen, *scaled)
+    return (tf.image.resize(explanations, size, method="bilinear"),
+            tf.image.resize(seen, size, method="bilinear"))
