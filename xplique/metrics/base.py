@@ -1,0 +1,257 @@
+"""The abstract bases of the metrics, and the conversions they share.
+
+A metric is configured in its constructor and called like Xplique's:
+
+- :class:`ExplanationMetric` scores precomputed explanations: `Deletion(model, x, y)(phi)`;
+- :class:`ExplainerMetric` runs an explainer itself: `AverageStability(model, x, y)(explainer)`;
+- :class:`BaseComplexityMetric` needs no model: `Complexity()(phi)`.
+
+The model is reached only through the operator (`operator(model, x, y) -> (N,)`), optionally
+after a softmax or sigmoid (`activation`). Inputs are kept as one in-memory tensor, targets as
+one-hot or dense float rows (integer class indices are converted once).
+"""
+
+import abc
+from typing import Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from xplique.commons.batching import batched
+from xplique.commons.compiled import Compiled
+from xplique.commons.data import check_inputs_for_model, output_size, prepare_targets, to_tensor
+from xplique.commons.gradients import outputs_of, predictions_of
+from xplique.commons.model_adapters import black_box_model
+from xplique.commons.model_surgery import run_model
+from xplique.commons.operators import get_operator
+from xplique.commons.shapes import Modality, modality
+from xplique.commons.validation import ensure_callable, ensure_choice, ensure_positive_int
+
+#: Accepted values of `activation`.
+ACTIVATIONS = {None: None, "softmax": tf.nn.softmax, "sigmoid": tf.nn.sigmoid}
+
+
+def metric_inputs(inputs, name: str = "inputs") -> tf.Tensor:
+    """Inputs of a metric as one float32 tensor `(N, ...)` of a known modality."""
+    if isinstance(inputs, tf.data.Dataset):
+        raise TypeError(
+            f"`{name}` of a metric must be a numpy array or a tensor held in memory (the metric "
+            f"pairs each input with its explanation). Received a tf.data.Dataset"
+        )
+    inputs = to_tensor(inputs, name)
+    modality(inputs)
+    if int(inputs.shape[0]) == 0:
+        raise ValueError(f"`{name}` is empty: there is nothing to evaluate")
+    return inputs
+
+
+class _ActivatedModel:
+    """`activation(model(x))`: the model scored by metrics with `activation` set."""
+
+    def __init__(self, model, activation: Callable):
+        self.model = model
+        self.activation = activation
+
+    def __call__(self, inputs):
+        return self.activation(run_model(self.model, inputs))
+
+
+def with_activation(model, activation: Optional[str]):
+    """`model` followed by the named activation ("softmax", "sigmoid"), or `model` for None."""
+    ensure_choice(activation, "activation", ACTIVATIONS)
+    if activation is None:
+        return model
+    return _ActivatedModel(model, ACTIVATIONS[activation])
+
+
+def feature_maps(explanations, inputs_shape, name: str = "explanations") -> tf.Tensor:
+    """Explanations as one value per perturbable feature, float32.
+
+    Images `(N, H, W, C)` give `(N, H, W)` maps (explanations of shape `(N, H, W)`,
+    `(N, H, W, 1)` or `(N, H, W, C)`; channels are averaged), time series `(N, T, W)` and
+    tabular data `(N, W)` keep the input's shape.
+    """
+    explanations = to_tensor(explanations, name)
+    inputs_shape = tuple(inputs_shape)
+    received = tuple(explanations.shape)
+    if modality(inputs_shape) is Modality.IMAGES:
+        n, height, width, channels = inputs_shape
+        accepted = [(n, height, width), (n, height, width, 1), (n, height, width, channels)]
+        if received not in accepted:
+            raise ValueError(
+                f"`{name}` must have shape {' or '.join(map(str, dict.fromkeys(accepted)))} for "
+                f"inputs of shape {inputs_shape}. Received: {name}.shape={received}"
+            )
+        if explanations.shape.rank == 4:
+            explanations = tf.reduce_mean(explanations, axis=-1)
+        return explanations
+    if received != inputs_shape:
+        raise ValueError(
+            f"`{name}` must have the inputs' shape {inputs_shape}. Received: {name}.shape="
+            f"{received}"
+        )
+    return explanations
+
+
+def spread_over_inputs(maps: tf.Tensor, inputs_rank: int) -> tf.Tensor:
+    """Feature maps `(n, H, W)` broadcastable against images `(n, H, W, C)` (others unchanged)."""
+    if inputs_rank == 4:
+        return maps[..., None]
+    return maps
+
+
+def flat_maps(explanations) -> tf.Tensor:
+    """Explanations `(N, ...)` flattened to `(N, D)` float32, channels averaged for rank 4."""
+    explanations = to_tensor(explanations, "explanations")
+    if explanations.shape.rank == 4:
+        explanations = tf.reduce_mean(explanations, axis=-1)
+    if explanations.shape.rank < 2:
+        raise ValueError(
+            "`explanations` must be a batch (N, ...) of rank >= 2. Received: "
+            f"explanations.shape={tuple(explanations.shape)}"
+        )
+    return tf.reshape(explanations, [explanations.shape[0], -1])
+
+
+def progress_bar(total: int, verbose: bool, desc: str, iterable=None):
+    """A tqdm bar over `total` steps (or over `iterable`), shown only when `verbose`."""
+    return tqdm(iterable, total=total, desc=desc, disable=not verbose, leave=False)
+
+
+def counted(kernel: Callable, bar, nb_tensors: int) -> Callable:
+    """Wrap a :func:`~xplique.commons.batching.reduce_over_samples` kernel taking `nb_tensors`
+    per-input tensors so that each call advances `bar` by the pairs it evaluates."""
+
+    def run(*args):
+        state = kernel(*args)
+        bar.update(int(args[nb_tensors + 1]) - int(args[nb_tensors]))
+        return state
+
+    return run
+
+
+class BaseAttributionMetric(abc.ABC):
+    """Base of the metrics that evaluate a model on `inputs` for `targets`.
+
+    Attributes set by `_setup`: `model` (the user's model, never modified), `inputs` (float32
+    tensor), `targets` (float32 one-hot or dense rows), `batch_size` (model evaluations per
+    forward pass), `operator` and `activation`.
+
+    Parameters
+    ----------
+    model
+        The model whose explanations are evaluated.
+    inputs
+        Numpy array or tensor of images `(N, H, W, C)`, time series `(N, T, W)` or tabular data
+        `(N, W)`.
+    targets
+        One-hot or dense targets `(N, n_outputs)`, integer class indices `(N,)`, or what the
+        operator expects. None uses the model's top output for each input.
+    batch_size
+        Model evaluations per forward pass, perturbed samples included.
+    operator
+        Score function, Tasks member or task name (default: classification).
+    activation
+        "softmax" or "sigmoid" applied to the model's outputs before scoring, or None.
+    """
+
+    model: Callable
+    inputs: tf.Tensor
+    targets: tf.Tensor
+    batch_size: int
+
+    def _setup(self, model, inputs, targets, batch_size, operator=None, activation=None):
+        """Validate and store the shared parameters; integer targets become one-hot."""
+        self.model = ensure_callable(model, "model")
+        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self.operator = get_operator(operator)
+        self.activation = activation
+        self._scored_model = with_activation(black_box_model(model), activation)
+        self.inputs = metric_inputs(inputs)
+        check_inputs_for_model(self.inputs, model)
+        self.targets = self._prepare_targets(targets)
+        self._predictions = predictions_of(self._scored_model, self.operator)
+
+    @abc.abstractmethod
+    def evaluate(self, *args, **kwargs):
+        """Compute the metric (see the concrete bases for what it takes)."""
+
+    def _prepare_targets(self, targets) -> tf.Tensor:
+        if targets is None:
+            outputs = batched(outputs_of(self._scored_model), [self.inputs], self.batch_size)
+            return tf.one_hot(tf.argmax(outputs, axis=-1), outputs.shape[-1], dtype=tf.float32)
+        targets = to_tensor(targets, "targets", dtype=tf.float64)
+        if targets.shape.rank == 0 or targets.shape[0] != self.inputs.shape[0]:
+            raise ValueError(
+                "`inputs` and `targets` must have the same number of samples. Received: "
+                f"inputs.shape={tuple(self.inputs.shape)}, targets.shape={tuple(targets.shape)}"
+            )
+        return prepare_targets(targets, lambda: output_size(self._scored_model, self.inputs))
+
+    def _scores(self, inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        """Operator scores `(N,)` of `inputs`, `batch_size` per forward pass."""
+        return batched(self._predictions, [inputs, targets], self.batch_size)
+
+    @property
+    def tracing_count(self) -> int:
+        """Number of graph traces made by this metric's compiled kernels so far."""
+        return sum(k.tracing_count for k in vars(self).values() if isinstance(k, Compiled))
+
+
+class ExplanationMetric(BaseAttributionMetric):
+    """Base of the metrics that score precomputed explanations: `metric(explanations)`."""
+
+    @abc.abstractmethod
+    def evaluate(self, explanations) -> float:
+        """Score `explanations` (one per input, in the order of `inputs`)."""
+
+    def __call__(self, explanations) -> float:
+        """Alias of :meth:`evaluate`."""
+        return self.evaluate(explanations)
+
+    def _feature_maps(self, explanations) -> tf.Tensor:
+        return feature_maps(explanations, self.inputs.shape)
+
+
+class ExplainerMetric(BaseAttributionMetric):
+    """Base of the metrics that run an explainer themselves: `metric(explainer)`."""
+
+    @abc.abstractmethod
+    def evaluate(self, explainer) -> float:
+        """Score `explainer`, a callable `explainer(inputs, targets) -> explanations`."""
+
+    def __call__(self, explainer) -> float:
+        """Alias of :meth:`evaluate`."""
+        return self.evaluate(explainer)
+
+
+class BaseComplexityMetric(abc.ABC):
+    """Base of the metrics computed from the explanations alone, one value per map.
+
+    Parameters
+    ----------
+    batch_size
+        Maps processed per compiled call.
+    """
+
+    def __init__(self, batch_size: int = 32):
+        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self._kernel = Compiled(self._per_map)
+
+    @abc.abstractmethod
+    def _per_map(self, maps: tf.Tensor) -> tf.Tensor:
+        """Value of each flattened map `(n, D) -> (n,)` (compiled)."""
+
+    def detailed_evaluate(self, explanations) -> np.ndarray:
+        """One value per explanation, `(N,)` (image channels are averaged first)."""
+        maps = flat_maps(explanations)
+        return batched(self._kernel, [maps], self.batch_size).numpy()
+
+    def evaluate(self, explanations) -> float:
+        """Mean of :meth:`detailed_evaluate`."""
+        return float(np.mean(self.detailed_evaluate(explanations)))
+
+    def __call__(self, explanations) -> float:
+        """Alias of :meth:`evaluate`."""
+        return self.evaluate(explanations)
