@@ -15,7 +15,8 @@ except ImportError as _error:  # pragma: no cover - exercised only without Tenso
         "`pip install \"xplique[tf-cpu]\"` (CPU build)."
     ) from _error
 
-from xplique import attributions, commons  # noqa: E402
+# wrappers imports torch only when a wrapper is built, so `import xplique` never does
+from xplique import attributions, commons, metrics, wrappers  # noqa: E402
 from xplique.commons.operators import Tasks  # noqa: E402
 
-__all__ = ["__version__", "Tasks", "attributions", "commons"]
+__all__ = ["__version__", "Tasks", "attributions", "commons", "metrics", "wrappers"]

@@ -4,6 +4,15 @@ An operator is a callable `g(model, inputs, targets) -> (N,)` giving one score p
 Explainers and metrics reach the model only through it, so a method never needs to know which
 task it serves. :class:`Tasks` names the built-in operators; every member is callable as the
 operator it names, and `operator=` accepts a member, its name as a string, or any callable.
+
+Built-in operators (targets are documented in docs/tasks.md):
+
+- classification / regression: :func:`predictions_operator`, targets `(N, n_outputs)`;
+- semantic segmentation: :func:`semantic_segmentation_operator`, targets `(N, H, W, C_out)`
+  masks built with :mod:`xplique.commons.segmentation`;
+- object detection: :func:`object_detection_operator` and its variants, model outputs and
+  targets are boxes `[x1, y1, x2, y2, objectness, class scores...]` (see
+  :mod:`xplique.commons.boxes`).
 """
 
 import enum
@@ -11,7 +20,8 @@ from typing import Callable, Dict
 
 import tensorflow as tf
 
-from xplique.commons.validation import ensure_choice
+from xplique.commons.boxes import box_iou
+from xplique.commons.validation import ensure_callable, ensure_choice
 
 
 def predictions_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
@@ -24,18 +34,159 @@ def predictions_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor)
     return tf.reduce_sum(outputs * tf.cast(targets, outputs.dtype), axis=-1)
 
 
+def _flat(tensor: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(tensor, [tf.shape(tensor)[0], -1])
+
+
+def semantic_segmentation_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor):
+    """Mean output of the targeted zone and classes.
+
+    `targets` has the shape of the model outputs, `(N, H, W, C_out)` for images: nonzero where
+    a pixel and class belong to the explained zone (1 for a zone, +1/-1 for a border, or any
+    weights). The score is `sum(model(inputs) * targets) / count_nonzero(targets)` over all but
+    the batch axis, and 0 for an empty target.
+    """
+    outputs = model(inputs)
+    targets = tf.cast(targets, outputs.dtype)
+    total = tf.reduce_sum(_flat(outputs * targets), axis=1)
+    zone_size = tf.math.count_nonzero(_flat(targets), axis=1, dtype=outputs.dtype)
+    return tf.math.divide_no_nan(total, zone_size)
+
+
+def _class_similarity(reference: tf.Tensor, predicted: tf.Tensor) -> tf.Tensor:
+    """Cosine similarity of class vectors (0 when one of them is zero)."""
+    reference = tf.math.l2_normalize(reference, axis=-1)
+    predicted = tf.math.l2_normalize(predicted, axis=-1)
+    return tf.reduce_sum(reference * predicted, axis=-1)
+
+
+def _detection_score(model, inputs, targets, intersection_score_fn, with_objectness, with_class):
+    predictions = model(inputs)
+    if predictions.shape.rank is not None and predictions.shape.rank != 3:
+        raise ValueError(
+            "Object detection models must output boxes (N, nb_boxes, 4 + 1 + nb_classes). "
+            f"Received outputs of shape {tuple(predictions.shape)}"
+        )
+    references = tf.cast(targets, predictions.dtype)
+    if references.shape.rank == 2:
+        references = references[:, None, :]
+    if references.shape.rank != 3:
+        raise ValueError(
+            "Object detection `targets` must be boxes (N, 4 + 1 + nb_classes) or "
+            f"(N, nb_ref, 4 + 1 + nb_classes). Received: targets.shape={tuple(targets.shape)}"
+        )
+    # Pairs (image, reference r, prediction b) broadcast as (N, R, 1, .) against (N, 1, B, .).
+    refs, preds = references[:, :, None, :], predictions[:, None, :, :]
+    score = intersection_score_fn(refs[..., :4], preds[..., :4])
+    if with_objectness:
+        score = score * preds[..., 4]
+    if with_class:
+        score = score * _class_similarity(refs[..., 5:], preds[..., 5:])
+    # All-zero rows are padding: they neither match nor count.
+    pred_valid = tf.reduce_any(tf.not_equal(predictions, 0.0), axis=-1)[:, None, :]
+    ref_valid = tf.reduce_any(tf.not_equal(references, 0.0), axis=-1)
+    lowest = tf.constant(score.dtype.min, score.dtype)
+    best = tf.reduce_max(tf.where(pred_valid, score, lowest), axis=-1)
+    best = tf.where(ref_valid & tf.reduce_any(pred_valid, axis=-1), best, tf.zeros_like(best))
+    count = tf.reduce_sum(tf.cast(ref_valid, best.dtype), axis=-1)
+    return tf.math.divide_no_nan(tf.reduce_sum(best, axis=-1), count)
+
+
+def object_detection_operator(
+    model: Callable = None,
+    inputs: tf.Tensor = None,
+    targets: tf.Tensor = None,
+    *,
+    intersection_score_fn: Callable = box_iou,
+    include_detection_probability: bool = True,
+    include_classification_score: bool = True,
+):
+    """Detection score of the reference boxes (the D-RISE similarity, averaged over boxes).
+
+    The model outputs `(N, nb_boxes, 4 + 1 + nb_classes)` rows
+    `[x1, y1, x2, y2, objectness, class scores...]` (pixel xyxy boxes, before non-maximum
+    suppression); `targets` are reference rows of the same layout, `(N, 4 + 1 + nb_classes)`
+    (one box per image) or `(N, nb_ref, 4 + 1 + nb_classes)`. All-zero rows, on either side,
+    are padding and are ignored. For each reference box, every predicted box gets
+    `intersection_score_fn(ref, pred) * objectness * cosine(ref classes, pred classes)`; the
+    best prediction is kept and the scores are averaged over the reference boxes (0 when an
+    image has no reference or no prediction).
+
+    Called with `model, inputs, targets` it returns the `(N,)` scores. Called with keywords only
+    it returns an operator with those settings, e.g.
+    `object_detection_operator(include_classification_score=False)`.
+
+    Parameters
+    ----------
+    intersection_score_fn
+        `fn(reference_boxes, predicted_boxes) -> scores`, broadcasting `(..., 4)` xyxy boxes
+        (default: :func:`xplique.commons.boxes.box_iou`). It matches predictions to references,
+        so it is part of every variant.
+    include_detection_probability
+        Multiply by the predicted objectness.
+    include_classification_score
+        Multiply by the cosine similarity of the reference and predicted class vectors.
+    """
+    ensure_callable(intersection_score_fn, "intersection_score_fn")
+    for name, flag in (("include_detection_probability", include_detection_probability),
+                       ("include_classification_score", include_classification_score)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"`{name}` must be a bool. Received: {name}={flag!r}")
+
+    def operator(model, inputs, targets):
+        return _detection_score(model, inputs, targets, intersection_score_fn,
+                                include_detection_probability, include_classification_score)
+
+    if model is None and inputs is None and targets is None:
+        return operator
+    if model is None or inputs is None or targets is None:
+        raise TypeError(
+            "object_detection_operator takes either (model, inputs, targets), to score, or only "
+            "keyword settings, to build an operator. Received only part of (model, inputs, "
+            "targets)"
+        )
+    return operator(model, inputs, targets)
+
+
+def _variant(name: str, **settings) -> Callable:
+    operator = object_detection_operator(**settings)
+    operator.__name__ = operator.__qualname__ = name
+    return operator
+
+
+#: The detection variants of :class:`Tasks` (the IoU always matches predictions to references).
+box_position_operator = _variant("box_position_operator", include_detection_probability=False,
+                                 include_classification_score=False)
+box_proba_operator = _variant("box_proba_operator", include_classification_score=False)
+box_class_operator = _variant("box_class_operator", include_detection_probability=False)
+
+
 class Tasks(enum.Enum):
     """The built-in tasks. Each member is callable as its operator.
 
+    - CLASSIFICATION, REGRESSION: :func:`predictions_operator`.
+    - SEMANTIC_SEGMENTATION: :func:`semantic_segmentation_operator`.
+    - OBJECT_DETECTION: :func:`object_detection_operator` (IoU x objectness x class cosine).
+    - OBJECT_DETECTION_BOX_POSITION: IoU only (what places the box).
+    - OBJECT_DETECTION_BOX_PROBA: IoU x objectness (what makes the detector see an object).
+    - OBJECT_DETECTION_BOX_CLASS: IoU x class cosine (what gives the box its class).
+
+    The IoU stays in every detection variant: it is what ties a predicted box to a reference.
+
     >>> from xplique import Tasks
     >>> [task.value for task in Tasks]  # doctest: +ELLIPSIS
-    ['classification', 'regression', ...]
-    >>> Tasks.from_string("classification") is Tasks.CLASSIFICATION
+    ['classification', 'regression', 'semantic_segmentation', 'object_detection', ...]
+    >>> Tasks.from_string("object detection box proba") is Tasks.OBJECT_DETECTION_BOX_PROBA
     True
     """
 
     CLASSIFICATION = "classification"
     REGRESSION = "regression"
+    SEMANTIC_SEGMENTATION = "semantic_segmentation"
+    OBJECT_DETECTION = "object_detection"
+    OBJECT_DETECTION_BOX_POSITION = "object_detection_box_position"
+    OBJECT_DETECTION_BOX_PROBA = "object_detection_box_proba"
+    OBJECT_DETECTION_BOX_CLASS = "object_detection_box_class"
 
     def __call__(self, model: Callable, inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         return _TASK_OPERATORS[self](model, inputs, targets)
@@ -50,16 +201,21 @@ class Tasks(enum.Enum):
         """Return the task named `name` (case-insensitive; spaces, dashes or underscores)."""
         if not isinstance(name, str):
             raise TypeError(f"`operator` name must be a string. Received: {name!r}")
-        key = name.strip().lower().replace("-", " ").replace("_", " ")
+        key = " ".join(name.strip().lower().replace("-", " ").replace("_", " ").split())
         by_name = {task.value.replace("_", " "): task for task in cls}
         ensure_choice(key, "operator", by_name)
         return by_name[key]
 
 
-#: Task -> operator function. Later tasks (segmentation, detection) register here.
+#: Task -> operator function.
 _TASK_OPERATORS: Dict[Tasks, Callable] = {
     Tasks.CLASSIFICATION: predictions_operator,
     Tasks.REGRESSION: predictions_operator,
+    Tasks.SEMANTIC_SEGMENTATION: semantic_segmentation_operator,
+    Tasks.OBJECT_DETECTION: object_detection_operator,
+    Tasks.OBJECT_DETECTION_BOX_POSITION: box_position_operator,
+    Tasks.OBJECT_DETECTION_BOX_PROBA: box_proba_operator,
+    Tasks.OBJECT_DETECTION_BOX_CLASS: box_class_operator,
 }
 
 
