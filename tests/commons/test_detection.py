@@ -284,6 +284,17 @@ def test_saliency_of_a_padded_detector_is_the_closed_form_gradient():
     np.testing.assert_array_equal(position(inputs, targets), 0.0)
 
 
+@pytest.mark.parametrize("task", [task for task in Tasks if "DETECTION" in task.name])
+def test_detection_needs_reference_boxes(task):
+    """targets=None (the top output) has no meaning for detection: a clear error, for
+    explainers and metrics alike."""
+    inputs, targets = _detection_data()
+    with pytest.raises(ValueError, match="`targets` is required"):
+        Saliency(TinyDetector(), operator=task)(inputs)
+    with pytest.raises(ValueError, match="`targets` is required"):
+        Deletion(TinyDetector(), inputs, None, operator=task)
+
+
 def test_integrated_gradients_of_a_detector_is_complete():
     """Completeness: the attributions sum to score(x) - score(baseline)."""
     inputs, targets = _detection_data()

@@ -9,8 +9,16 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import make_inputs, make_model
-from xplique.commons import Compiled, Tasks, batched, chunk_ranges, find_layer, truncate_at
-from xplique.commons.batching import reduce_over_samples
+from xplique.commons import (
+    Compiled,
+    Tasks,
+    batched,
+    batching,
+    chunk_ranges,
+    find_layer,
+    truncate_at,
+)
+from xplique.commons.batching import pairs_in, reduce_over_samples
 from xplique.commons.data import iter_groups, prepare_targets
 from xplique.commons.random import pair_normal, pair_uniform
 from xplique.commons.statistics import Mean, MeanOfSquares, Sum, Variance
@@ -35,19 +43,19 @@ def test_batched_concatenates_in_order():
     (Variance(), lambda v: v.var(1, ddof=1)),
 ])
 @pytest.mark.parametrize("batch_size", [1, 3, 4, 7, 100])
-def test_reduce_over_samples_matches_numpy(statistic, oracle, batch_size):
+@pytest.mark.parametrize("pending_chunks", [1, 2, 32])
+def test_reduce_over_samples_matches_numpy(statistic, oracle, batch_size, pending_chunks,
+                                           monkeypatch):
     """Per-pair values v[i, k] reduced online over chunks that split and pack inputs give the
     same statistic as numpy over the full (N, nb_samples) table."""
+    monkeypatch.setattr(batching, "PENDING_CHUNKS", pending_chunks)
     n, nb_samples = 5, 4
     table = np.random.default_rng(0).normal(size=(n, nb_samples, 2)).astype("float32") * 10 + 3
 
     def kernel(inputs, start, stop, offset):
-        pairs = tf.range(start, stop)
-        owner = pairs // nb_samples
-        values = tf.gather_nd(tf.constant(table), tf.stack([owner, pairs % nb_samples], -1))
-        first = start // nb_samples
-        return statistic.partial(values, tf.cast(owner - first, tf.int32),
-                                 (stop - 1) // nb_samples - first + 1)
+        pairs = pairs_in(start, stop, nb_samples)
+        values = tf.gather_nd(tf.constant(table), tf.stack([pairs.owner, pairs.sample], -1))
+        return statistic.partial(values, pairs.segment, pairs.num_segments)
 
     inputs = tf.zeros((n, 1))
     result = reduce_over_samples(kernel, [inputs], nb_samples, batch_size, statistic)

@@ -141,6 +141,8 @@ def test_bad_inputs_name_the_parameter(case):
         explainer(x, np.array([0, 1, NB_CLASSES, 0]))
     with pytest.raises(TypeError, match="inputs"):
         explainer(np.array([["a"] * 6] * 4), y)
+    with pytest.raises(ValueError, match="inputs` is empty"):
+        explainer(x[:0], y[:0])
     with pytest.raises(ValueError, match="inputs"):
         explainer(make_inputs(other, 4), y)
     with pytest.raises(ValueError, match="inputs"):

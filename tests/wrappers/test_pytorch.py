@@ -149,12 +149,8 @@ def test_clear_errors():
         TorchWrapper(TwoOutputs().eval(), "cpu")(np.zeros((1, 3), "float32"))
 
 
-LAYER_LEVEL = ["GradCAM", "GradCAMPP", "LayerCAM", "ScoreCAM", "FEM"] + [
-    pytest.param(name, marks=pytest.mark.xfail(
-        strict=True, reason="model_surgery.all_layers reads Keras' _flatten_layers, which is "
-        "empty for a TorchWrapper, so the method silently runs on plain gradients"))
-    for name in ("GuidedBackprop", "DeconvNet", "FullGradient")
-]
+LAYER_LEVEL = ["GradCAM", "GradCAMPP", "LayerCAM", "ScoreCAM", "FEM", "GuidedBackprop",
+               "DeconvNet", "FullGradient"]
 
 
 @pytest.mark.parametrize("name", LAYER_LEVEL)

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
-from xplique.commons.data import iter_groups, output_size, prepare_targets
+from xplique.commons.data import iter_groups, output_size, prepare_targets, top_output_targets
 from xplique.commons.gradients import gradient_of, outputs_of, predictions_of
 from xplique.commons.model_surgery import truncate_at
 from xplique.commons.operators import get_operator
@@ -25,9 +25,27 @@ from xplique.types import InputsLike, LayerRef, TargetsLike
 class BlackBoxExplainer(abc.ABC):
     """Base of every attribution method.
 
-    Attributes set by `_setup`: `model` (the user's model, never modified), `batch_size`
-    (model evaluations per forward pass), `operator` (the score function
-    `g(model, inputs, targets) -> (N,)`) and `reducer` (channel reduction of image maps).
+    The parameters every method shares are described here once (and in docs/conventions.md);
+    method docstrings list only their own.
+
+    Parameters
+    ----------
+    model
+        The model to explain: a Keras model, a `tf.Module` or a callable of TensorFlow
+        operations mapping a batch of inputs to `(N, n_outputs)` (black-box methods also take
+        plain Python callables and scikit-learn estimators). It is never modified.
+    batch_size
+        Model evaluations per forward pass, counting the samples a method draws (masks, noisy
+        copies, steps): never a number of inputs.
+    operator
+        The score explained, `g(model, inputs, targets) -> (N,)`: None (classification), a
+        `Tasks` member, a task name, or any callable.
+    seed
+        Keyword-only, for stochastic methods. An int gives the same explanations whatever
+        `batch_size` and however the inputs are grouped; None draws a fresh seed per call.
+
+    Attributes set by `_setup`: `model` (the user's model, never modified), `batch_size`,
+    `operator` (the score function) and `reducer` (channel reduction of image maps).
     """
 
     model: Callable
@@ -89,8 +107,7 @@ class BlackBoxExplainer(abc.ABC):
 
     def _targets_for(self, inputs: tf.Tensor, targets) -> tf.Tensor:
         if targets is None:
-            outputs = self._batched_outputs(inputs)
-            return tf.one_hot(tf.argmax(outputs, axis=-1), outputs.shape[-1], dtype=tf.float32)
+            return top_output_targets(self._batched_outputs(inputs), self.operator)
         return prepare_targets(targets, lambda: output_size(self._scored_model, inputs))
 
     def _batched_outputs(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -105,8 +122,16 @@ class BlackBoxExplainer(abc.ABC):
 class WhiteBoxExplainer(BlackBoxExplainer):
     """Base of the methods that need the model's gradients or layers.
 
-    Adds `output_layer` (name or index: the operator then scores that layer's output, e.g. the
-    logits before a softmax) and the image channel `reducer`.
+    Parameters
+    ----------
+    model, batch_size, operator
+        As in :class:`BlackBoxExplainer`.
+    output_layer
+        Layer (name, index or layer) whose output the operator scores instead of the model's,
+        e.g. the logits before a softmax. None scores the model's output.
+    reducer
+        Channel reduction of image explanations: "mean", "min", "max", "sum", or None to keep
+        the channels. Time series and tabular explanations are never reduced.
     """
 
     output_layer: Optional[LayerRef]

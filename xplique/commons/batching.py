@@ -8,8 +8,9 @@ each chunk to per-input states that are merged across chunks, so memory never gr
 number of samples. Results are collected in lists and concatenated once.
 """
 
-from typing import Callable, Iterator, List, Sequence, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from xplique.commons.statistics import Statistic
@@ -43,6 +44,45 @@ def batched(fn: Callable, tensors: Sequence[tf.Tensor], batch_size: int) -> tf.T
     return tf.concat(outputs, axis=0)
 
 
+class Pairs(NamedTuple):
+    """Where the pairs `start <= p < stop` of a chunk come from (graph tensors).
+
+    Attributes
+    ----------
+    owner
+        Each pair's input, as an index in the group.
+    sample
+        Each pair's sample number in `[0, nb_samples)`.
+    segment
+        Each pair's input relative to the chunk's first input (int32, for segment reductions).
+    num_segments
+        Number of inputs the chunk touches.
+    """
+
+    owner: tf.Tensor
+    sample: tf.Tensor
+    segment: tf.Tensor
+    num_segments: tf.Tensor
+
+
+def pairs_in(start, stop, nb_samples) -> Pairs:
+    """The :class:`Pairs` of the chunk `[start, stop)` when each input has `nb_samples`."""
+    pairs = tf.range(start, stop)
+    owner = pairs // nb_samples
+    first = start // nb_samples
+    return Pairs(
+        owner=owner,
+        sample=pairs % nb_samples,
+        segment=tf.cast(owner - first, tf.int32),
+        num_segments=(stop - 1) // nb_samples - first + 1,
+    )
+
+
+#: Chunk states held before they are combined into per-input rows (bounds memory and the
+#: number of eager operations: one combine per this many model calls).
+PENDING_CHUNKS = 32
+
+
 def reduce_over_samples(
     kernel: Callable,
     tensors: Sequence[tf.Tensor],
@@ -58,10 +98,11 @@ def reduce_over_samples(
     ----------
     kernel
         `kernel(*tensors, start, stop, offset, *extras) -> state`: evaluates the pairs
-        `start <= p < stop` of the group (input `p // nb_samples`, sample `p % nb_samples`) and
-        returns the statistic's partial state for inputs `start // nb_samples` to
-        `(stop - 1) // nb_samples`. `offset` is the global index of pair `start` (for
-        counter-based random numbers that must not depend on how the data was grouped).
+        `start <= p < stop` of the group (input `p // nb_samples`, sample `p % nb_samples`, see
+        :func:`pairs_in`) and returns the statistic's partial state for inputs
+        `start // nb_samples` to `(stop - 1) // nb_samples`. `offset` is the global index of
+        pair `start` (for counter-based random numbers that must not depend on how the data
+        was grouped).
     tensors
         The group's per-input tensors (inputs, targets, ...), all with N rows.
     nb_samples
@@ -69,7 +110,7 @@ def reduce_over_samples(
     batch_size
         Pairs (model evaluations) per kernel call.
     statistic
-        How partial states merge and finalize.
+        How partial states combine and finalize.
     first_pair
         Global index of the group's first pair.
     extras
@@ -78,27 +119,50 @@ def reduce_over_samples(
     Returns
     -------
     The finalized statistic, one row per input.
+
+    Notes
+    -----
+    The loop does no per-chunk work besides the kernel call: chunk states wait in a list of at
+    most :data:`PENDING_CHUNKS` and are then combined at once (one vectorised
+    :meth:`~xplique.commons.statistics.Statistic.combine`). Inputs whose samples are complete
+    are set aside; an input still missing samples is carried into the next combine.
     """
     total = int(tensors[0].shape[0]) * nb_samples
     finished: List[Tuple[tf.Tensor, ...]] = []
-    carry = None
+    pending: List[Tuple[tf.Tensor, ...]] = []
+    firsts: List[int] = []  # first input of each pending state
+    split = False  # whether an input's samples are spread over several pending states
     for start, stop in chunk_ranges(total, batch_size):
-        state = kernel(
+        if pending and start % nb_samples:
+            split = True
+        pending.append(kernel(
             *tensors,
             tf.constant(start, tf.int64),
             tf.constant(stop, tf.int64),
             tf.constant(first_pair + start, tf.int64),
             *extras,
-        )
-        if carry is not None:
-            head = statistic.merge(carry, tuple(part[:1] for part in state))
-            state = tuple(tf.concat([h, part[1:]], axis=0) for h, part in zip(head, state))
-        if stop % nb_samples:  # the last input of the chunk still has samples to come
-            carry = tuple(part[-1:] for part in state)
+        ))
+        firsts.append(start // nb_samples)
+        last = stop == total
+        if len(pending) < PENDING_CHUNKS and not last:
+            continue
+        state = _combined(statistic, pending, firsts, split)
+        pending, firsts, split = [], [], False
+        if stop % nb_samples:  # the last input still has samples to come: carry it
+            pending, firsts = [tuple(part[-1:] for part in state)], [(stop - 1) // nb_samples]
             state = tuple(part[:-1] for part in state)
-        else:
-            carry = None
-        if state[0].shape[0]:
-            finished.append(state)
+        finished.append(state)
     merged = tuple(tf.concat(parts, axis=0) for parts in zip(*finished))
     return statistic.finalize(merged, nb_samples)
+
+
+def _combined(statistic: Statistic, states, firsts, split: bool):
+    """One state row per input from consecutive chunk states starting at inputs `firsts`."""
+    parts = tuple(tf.concat(column, axis=0) if len(column) > 1 else column[0]
+                  for column in zip(*states))
+    if not split:
+        return parts
+    rows = [int(state[0].shape[0]) for state in states]
+    segment_ids = np.concatenate([np.arange(first, first + count) for first, count in
+                                  zip(firsts, rows)]) - firsts[0]
+    return statistic.combine(parts, tf.constant(segment_ids, tf.int32), int(segment_ids[-1]) + 1)

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from xplique.commons.model_surgery import is_graph_model, run_model
+from xplique.commons.operators import requires_targets
 
 Group = Tuple[tf.Tensor, Optional[tf.Tensor]]
 
@@ -106,6 +107,9 @@ def iter_groups(inputs, targets, batch_size: int, model=None) -> Iterator[Group]
 
 def _checked_group(x, y, model) -> Group:
     x = to_tensor(x, "inputs")
+    if x.shape.rank >= 1 and x.shape[0] == 0:
+        raise ValueError(f"`inputs` is empty: there is nothing to explain. Received: "
+                         f"inputs.shape={tuple(x.shape)}")
     if x.shape.rank < 2:
         raise ValueError(
             f"`inputs` must be a batch (N, ...) of rank >= 2. Received: inputs.shape={x.shape}"
@@ -136,6 +140,18 @@ def output_size(model: Callable, sample: tf.Tensor) -> int:
         if size is not None:
             return int(size)
     return int(run_model(model, sample[:1]).shape[-1])
+
+
+def top_output_targets(outputs: tf.Tensor, operator: Callable) -> tf.Tensor:
+    """Targets for `targets=None`: one-hot rows of each input's top output (the predicted class;
+    per pixel for segmentation). Operators that need references (detection) refuse."""
+    if requires_targets(operator):
+        raise ValueError(
+            f"`targets` is required with the {getattr(operator, '__name__', 'given')} operator "
+            "(reference boxes for detection). targets=None explains the top output only for "
+            "classification, regression and segmentation"
+        )
+    return tf.one_hot(tf.argmax(outputs, axis=-1), outputs.shape[-1], dtype=tf.float32)
 
 
 def prepare_targets(targets: tf.Tensor, n_outputs: Callable[[], int]) -> tf.Tensor:

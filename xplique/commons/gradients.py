@@ -9,6 +9,7 @@ from typing import Callable
 
 import tensorflow as tf
 
+from xplique.commons.batching import pairs_in
 from xplique.commons.compiled import Compiled
 from xplique.commons.model_surgery import run_model
 from xplique.commons.statistics import Statistic
@@ -70,16 +71,11 @@ def sampled_gradients_of(
     """
 
     def kernel(inputs, targets, start, stop, offset, seed):
-        pairs = tf.range(start, stop)
-        owner = pairs // nb_samples
-        first = start // nb_samples
-        pair_inputs = tf.gather(inputs, owner)
-        pair_targets = tf.gather(targets, owner)
-        samples, weights = make_samples(pair_inputs, pairs % nb_samples, offset, seed)
-        values = input_gradients(model, operator, samples, pair_targets)
+        pairs = pairs_in(start, stop, nb_samples)
+        samples, weights = make_samples(tf.gather(inputs, pairs.owner), pairs.sample, offset, seed)
+        values = input_gradients(model, operator, samples, tf.gather(targets, pairs.owner))
         if weights is not None:
             values = values * weights
-        num_segments = (stop - 1) // nb_samples - first + 1
-        return statistic.partial(values, tf.cast(owner - first, tf.int32), num_segments)
+        return statistic.partial(values, pairs.segment, pairs.num_segments)
 
     return Compiled(kernel)

@@ -279,10 +279,11 @@ def clone_graph_model(model) -> keras.Model:
 
 def all_layers(model) -> List:
     """Every layer of `model`, those of nested models included."""
+    layers = _layers(model)  # raises the clear error for models without Keras layers
     flatten = getattr(model, "_flatten_layers", None)
     if flatten is None:
-        return _layers(model)
-    return [layer for layer in flatten(include_self=False, recursive=True)]
+        return layers
+    return list(flatten(include_self=False, recursive=True))
 
 
 def _is_plain_relu(function) -> bool:

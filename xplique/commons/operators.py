@@ -137,6 +137,7 @@ def object_detection_operator(
         return _detection_score(model, inputs, targets, intersection_score_fn,
                                 include_detection_probability, include_classification_score)
 
+    operator.requires_targets = True  # the model's top output is no reference box
     if model is None and inputs is None and targets is None:
         return operator
     if model is None or inputs is None or targets is None:
@@ -146,6 +147,15 @@ def object_detection_operator(
             "targets)"
         )
     return operator(model, inputs, targets)
+
+
+object_detection_operator.requires_targets = True
+
+
+def requires_targets(operator: Callable) -> bool:
+    """Whether `operator` cannot explain "the model's top output" (`targets=None`): detection
+    operators need reference boxes."""
+    return bool(getattr(operator, "requires_targets", False))
 
 
 def _variant(name: str, **settings) -> Callable:

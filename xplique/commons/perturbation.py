@@ -63,7 +63,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import tensorflow as tf
 
-from xplique.commons.batching import batched, reduce_over_samples
+from xplique.commons.batching import batched, pairs_in, reduce_over_samples
 from xplique.commons.compiled import Compiled
 from xplique.commons.gradients import scores
 from xplique.commons.statistics import Statistic
@@ -125,23 +125,16 @@ def perturbed_scores_of(
         split = next(i for i, tensor in enumerate(rest) if tensor.shape.rank == 0)
         per_input, extras = rest[:split], rest[split + 3:]
         start, stop, offset = rest[split:split + 3]
-        count = samples_for(nb_samples, inputs.shape[1:])
-        pairs = tf.range(start, stop)
-        owner = pairs // count
-        first = start // count
-        sample_index = pairs % count
-        pair_tensors = [tf.gather(tensor, owner) for tensor in per_input]
+        pairs = pairs_in(start, stop, samples_for(nb_samples, inputs.shape[1:]))
+        pair_tensors = [tf.gather(tensor, pairs.owner) for tensor in per_input]
         perturbed, aux = make_perturbed(
-            tf.gather(inputs, owner), sample_index, offset, *extras, *pair_tensors
+            tf.gather(inputs, pairs.owner), pairs.sample, offset, *extras, *pair_tensors
         )
         pair_scores = tf.cast(
-            scores(model, operator, perturbed, tf.gather(targets, owner)), tf.float32
+            scores(model, operator, perturbed, tf.gather(targets, pairs.owner)), tf.float32
         )
         values = values_of(pair_scores, aux, *pair_tensors)
-        num_segments = (stop - 1) // count - first + 1
-        return statistic.partial_at(
-            values, tf.cast(owner - first, tf.int32), sample_index, num_segments
-        )
+        return statistic.partial_at(values, pairs.segment, pairs.sample, pairs.num_segments)
 
     return Compiled(kernel)
 

@@ -2,8 +2,9 @@
 
 A kernel turns one chunk of (input, sample) pairs into per-input *partial states* with
 :meth:`Statistic.partial` (segment reductions inside the compiled graph). Chunks may split an
-input's samples, so the loop merges the partial states of one input with :meth:`merge`, and
-:meth:`finalize` turns the final state into the statistic. Memory stays one state per input.
+input's samples, so the loop combines the partial-state rows of several chunks into one row per
+input with :meth:`combine` (vectorised, a few chunks at a time), and :meth:`finalize` turns the
+final state into the statistic. Memory stays one state per input.
 """
 
 from typing import Tuple
@@ -28,8 +29,9 @@ class Statistic:
         """
         return self.partial(values, segment_ids, num_segments)
 
-    def merge(self, first: State, second: State) -> State:
-        """Combine two states of the same inputs (rows aligned)."""
+    def combine(self, state: State, segment_ids: tf.Tensor, num_segments) -> State:
+        """Combine state rows that belong to the same input: row `r` of `state` belongs to
+        input `segment_ids[r]`; returns one row per input in `[0, num_segments)`."""
         raise NotImplementedError
 
     def finalize(self, state: State, nb_samples: int) -> tf.Tensor:
@@ -43,8 +45,8 @@ class Sum(Statistic):
     def partial(self, values, segment_ids, num_segments):
         return (tf.math.unsorted_segment_sum(values, segment_ids, num_segments),)
 
-    def merge(self, first, second):
-        return (first[0] + second[0],)
+    def combine(self, state, segment_ids, num_segments):
+        return (tf.math.unsorted_segment_sum(state[0], segment_ids, num_segments),)
 
     def finalize(self, state, nb_samples):
         return state[0]
@@ -67,7 +69,7 @@ class MeanOfSquares(Mean):
 class Variance(Statistic):
     """Unbiased variance `n / (n - 1) * (E[v^2] - E[v]^2)`, computed stably.
 
-    States are `(count, mean, M2)` and merge with Chan et al.'s parallel update, so no large
+    States are `(count, mean, M2)` and combine with Chan et al.'s parallel update, so no large
     sums of squares are subtracted from each other.
     """
 
@@ -80,14 +82,13 @@ class Variance(Statistic):
         m2 = tf.math.unsorted_segment_sum(tf.square(centred), segment_ids, num_segments)
         return count, mean, m2
 
-    def merge(self, first, second):
-        count_a, mean_a, m2_a = first
-        count_b, mean_b, m2_b = second
-        count = count_a + count_b
-        delta = mean_b - mean_a
-        mean = mean_a + delta * count_b / count
-        m2 = m2_a + m2_b + tf.square(delta) * count_a * count_b / count
-        return count, mean, m2
+    def combine(self, state, segment_ids, num_segments):
+        count, mean, m2 = state
+        total = tf.math.unsorted_segment_sum(count, segment_ids, num_segments)
+        combined_mean = tf.math.unsorted_segment_sum(count * mean, segment_ids, num_segments)
+        combined_mean = combined_mean / total
+        spread = m2 + count * tf.square(mean - tf.gather(combined_mean, segment_ids))
+        return total, combined_mean, tf.math.unsorted_segment_sum(spread, segment_ids, num_segments)
 
     def finalize(self, state, nb_samples):
         return state[2] / float(nb_samples - 1)
@@ -123,9 +124,9 @@ class Collect(Statistic):
         # Pairs of a chunk hit distinct positions, so the scatter places rather than sums.
         return (tf.scatter_nd(positions, values, shape),)
 
-    def merge(self, first, second):
-        # The two states hold disjoint samples of the same inputs (zeros elsewhere).
-        return (first[0] + second[0],)
+    def combine(self, state, segment_ids, num_segments):
+        # Rows of one input hold disjoint samples (zeros elsewhere), so a sum places them.
+        return (tf.math.unsorted_segment_sum(state[0], segment_ids, num_segments),)
 
     def finalize(self, state, nb_samples):
         return state[0]

@@ -20,7 +20,13 @@ from tqdm.auto import tqdm
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
-from xplique.commons.data import check_inputs_for_model, output_size, prepare_targets, to_tensor
+from xplique.commons.data import (
+    check_inputs_for_model,
+    output_size,
+    prepare_targets,
+    to_tensor,
+    top_output_targets,
+)
 from xplique.commons.gradients import outputs_of, predictions_of
 from xplique.commons.model_adapters import black_box_model
 from xplique.commons.model_surgery import run_model
@@ -180,7 +186,7 @@ class BaseAttributionMetric(abc.ABC):
     def _prepare_targets(self, targets) -> tf.Tensor:
         if targets is None:
             outputs = batched(outputs_of(self._scored_model), [self.inputs], self.batch_size)
-            return tf.one_hot(tf.argmax(outputs, axis=-1), outputs.shape[-1], dtype=tf.float32)
+            return top_output_targets(outputs, self.operator)
         targets = to_tensor(targets, "targets", dtype=tf.float64)
         if targets.shape.rank == 0 or targets.shape[0] != self.inputs.shape[0]:
             raise ValueError(

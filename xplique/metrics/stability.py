@@ -5,7 +5,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from xplique.commons.batching import reduce_over_samples
+from xplique.commons.batching import pairs_in, reduce_over_samples
 from xplique.commons.data import to_tensor
 from xplique.commons.random import pair_uniform
 from xplique.commons.statistics import Mean
@@ -98,16 +98,12 @@ class AverageStability(ExplainerMetric):
         nb_samples, radius, distance = self.nb_samples, self.radius, self.distance
 
         def kernel(inputs, targets, base, start, stop, offset, seed):
-            pairs = tf.range(start, stop)
-            owner = pairs // nb_samples
-            first = start // nb_samples
-            pair_inputs = tf.gather(inputs, owner)
-            noise = pair_uniform(seed, offset, tf.shape(pairs)[0], inputs.shape[1:])
-            neighbours = pair_inputs + radius * (2.0 * noise - 1.0)
-            explanations = explainer(neighbours, tf.gather(targets, owner))
-            values = distance(_flat(explanations), _flat(tf.gather(base, owner)))
-            return Mean().partial(tf.cast(values, tf.float64), tf.cast(owner - first, tf.int32),
-                                  (stop - 1) // nb_samples - first + 1)
+            pairs = pairs_in(start, stop, nb_samples)
+            noise = pair_uniform(seed, offset, tf.shape(pairs.owner)[0], inputs.shape[1:])
+            neighbours = tf.gather(inputs, pairs.owner) + radius * (2.0 * noise - 1.0)
+            explanations = explainer(neighbours, tf.gather(targets, pairs.owner))
+            values = distance(_flat(explanations), _flat(tf.gather(base, pairs.owner)))
+            return Mean().partial(tf.cast(values, tf.float64), pairs.segment, pairs.num_segments)
 
         total = int(self.inputs.shape[0]) * nb_samples
         with progress_bar(total, self.verbose, "AverageStability") as bar:
