@@ -127,3 +127,20 @@ def test_bad_parameters_fail_early():
         Lime(_linear, map_to_interpret_space=lambda s: np.zeros(5, int))(np.ones((3, 6)))
     with pytest.raises(ValueError, match="ref_value"):
         Lime(_linear, ref_value=np.zeros(4))(np.ones((3, 6)))
+
+
+def test_default_segments_fall_back_to_a_grid_on_tiny_images():
+    """Superpixels of an 8x8 image are one or two segments; the default then uses a grid, so
+    Lime still has features to weigh."""
+    from xplique.commons.masks import MIN_SUPERPIXELS, default_segments, grid_segments
+
+    tiny = np.zeros((8, 8, 1), "float32")
+    tiny[2:6, 3:5] = 1.0
+    segments = default_segments(tiny)
+    np.testing.assert_array_equal(segments, grid_segments(8, 8))
+    assert len(np.unique(segments)) == 64
+    grid = grid_segments(20, 30, cells=4)
+    assert grid.shape == (20, 30) and len(np.unique(grid)) == 16
+    assert np.all(np.diff(grid[:, 0]) >= 0) and np.all(np.diff(grid[0]) >= 0)
+    textured = np.random.default_rng(0).uniform(0, 1, (32, 32, 1)).astype("float32")
+    assert len(np.unique(default_segments(textured))) >= MIN_SUPERPIXELS

@@ -136,10 +136,24 @@ def box_blur(images: tf.Tensor, size: int) -> tf.Tensor:
 
 # --- Interpretable features: segment maps (host side) -----------------------------------------
 
+#: Fewest superpixels a default image segmentation may have before it falls back to a grid.
+MIN_SUPERPIXELS = 8
+
+
+def grid_segments(height: int, width: int, cells: int = 8) -> np.ndarray:
+    """A regular grid of at most `cells x cells` rectangles (one per pixel on small images)."""
+    rows = np.arange(height) * min(cells, height) // height
+    columns = np.arange(width) * min(cells, width) // width
+    return rows[:, None] * min(cells, width) + columns[None, :]
+
+
 def default_segments(sample: np.ndarray) -> np.ndarray:
     """Default interpretable features of one input: superpixels for images (scikit-image
     `quickshift(ratio=0.5, kernel_size=2)` in Lab space for RGB, `felzenszwalb` otherwise,
-    on the image rescaled to [0, 1]), one feature per cell for time series and tabular rows."""
+    on the image rescaled to [0, 1]), one feature per cell for time series and tabular rows.
+
+    Superpixel algorithms return one or two segments on tiny images (8x8 digits): with fewer
+    than :data:`MIN_SUPERPIXELS` segments, a regular :func:`grid_segments` is used instead."""
     cells = cell_shape(sample.shape)
     if sample.ndim != 3:
         return np.arange(int(np.prod(cells))).reshape(cells)
@@ -148,8 +162,12 @@ def default_segments(sample: np.ndarray) -> np.ndarray:
     image = sample.astype("float64")
     image = (image - image.min()) / max(float(image.max() - image.min()), 1e-12)  # to [0, 1]
     if image.shape[-1] == 3:
-        return segmentation.quickshift(image, ratio=0.5, kernel_size=2)
-    return segmentation.felzenszwalb(image, channel_axis=-1)
+        segments = segmentation.quickshift(image, ratio=0.5, kernel_size=2)
+    else:
+        segments = segmentation.felzenszwalb(image, channel_axis=-1)
+    if len(np.unique(segments)) < MIN_SUPERPIXELS:
+        return grid_segments(*image.shape[:2])
+    return segments
 
 
 def segment_maps(inputs: tf.Tensor, mapping, first_input: int) -> Tuple[np.ndarray, np.ndarray]:
