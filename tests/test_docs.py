@@ -37,6 +37,11 @@ OPTIONAL_DEPENDENCIES = {
     "xplique.wrappers": "torch",
 }
 
+#: Docs page -> optional dependency its examples need (skipped without it).
+PAGE_DEPENDENCIES = {
+    "wrappers.md": "torch",
+}
+
 PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
@@ -97,6 +102,8 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
     blocks = PYTHON_BLOCK.findall(page.read_text(encoding="utf-8"))
     if not blocks:
         pytest.skip("no ```python block")
+    if _page_id(page) in PAGE_DEPENDENCIES:
+        pytest.importorskip(PAGE_DEPENDENCIES[_page_id(page)])
     monkeypatch.chdir(tmp_path)  # files an example writes land in a temporary folder
     namespace = {"__name__": f"docs_{page.stem}"}
     for number, block in enumerate(blocks, start=1):
