@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.conftest import CountingModel, make_inputs, make_model, one_hot
+from tests.helpers import RegionModel, assert_region_ranks_first, region_images
 from xplique.attributions import HsicAttributionMethod
 from xplique.attributions.global_sensitivity_analysis import (
     BinaryEstimator,
@@ -62,26 +62,14 @@ def test_a_constant_model_has_zero_hsic():
     np.testing.assert_allclose(maps.numpy(), 0.0, atol=1e-6)
 
 
-class RegionModel(tf.Module):
-    """Nonlinear score of rows 0..3 and columns 6..11 of a 12 x 16 image."""
-
-    def __call__(self, x):
-        return tf.square(tf.reduce_mean(x[:, 0:3, 6:12, :], axis=(1, 2, 3)))[:, None]
-
-
 @pytest.mark.parametrize("estimator", [BinaryEstimator(), RbfEstimator(), SobolevEstimator()])
 def test_a_region_that_drives_the_score_ranks_first_on_non_square_images(estimator):
-    x = np.random.default_rng(0).uniform(0.5, 1.0, (2, 12, 16, 3)).astype("float32")
     binary = isinstance(estimator, BinaryEstimator)
     maps = HsicAttributionMethod(RegionModel(), grid_size=4, nb_design=64,
                                  sampler=TFSobolSequence(binary=binary), estimator=estimator,
-                                 estimator_batch_size=5)(x, one_hot([0, 0]))
-    maps = maps.numpy()[..., 0]
-    assert maps.shape == (2, 12, 16)
-    inside = np.zeros((12, 16), bool)
-    inside[0:3, 6:12] = True
-    for saliency in maps:
-        assert saliency[inside].mean() > 5 * np.abs(saliency[~inside]).mean()
+                                 estimator_batch_size=5)(region_images(), one_hot([0, 0]))
+    assert maps.shape == (2, 12, 16, 1)
+    assert_region_ranks_first(maps)
 
 
 def test_exact_model_calls_and_largest_batch():

@@ -254,10 +254,11 @@ def _detection_data():
     return inputs, targets
 
 
-def _expected_gradient(inputs, targets):
-    """d score / d pixel: cosine * sigmoid'(mean) / 16 inside the matched quadrant, averaged
-    over the image's reference boxes."""
-    gradient = np.zeros_like(inputs)
+def _per_matched_quadrant(inputs, targets, value_of):
+    """Maps adding `cosine * value_of(s)` on the quadrant each reference box matches, averaged
+    over the image's reference boxes (`s` the quadrant's objectness, sigmoid of its mean
+    pixel; `cosine` between the box's classes and the anchor's); zero elsewhere."""
+    result = np.zeros_like(inputs)
     for n, refs in enumerate(targets.numpy()):
         refs = [r for r in refs if np.any(r)]
         for ref in refs:
@@ -265,8 +266,14 @@ def _expected_gradient(inputs, targets):
             quadrant = (n, slice(4 * k, 4 * k + 4), slice(4 * k, 4 * k + 4), 0)
             s = 1 / (1 + np.exp(-inputs[quadrant].mean()))
             cosine = ref[5:] @ CLASS_SCORES[k] / np.linalg.norm(CLASS_SCORES[k])
-            gradient[quadrant] += cosine * s * (1 - s) / 16 / len(refs)
-    return gradient
+            result[quadrant] += cosine * value_of(s) / len(refs)
+    return result
+
+
+def _expected_gradient(inputs, targets):
+    """d score / d pixel: cosine * sigmoid'(mean) / 16 inside the matched quadrant, averaged
+    over the image's reference boxes."""
+    return _per_matched_quadrant(inputs, targets, lambda s: s * (1 - s) / 16)
 
 
 def test_saliency_of_a_padded_detector_is_the_closed_form_gradient():
@@ -321,15 +328,7 @@ def test_occlusion_of_a_padded_detector_is_the_closed_form_drop():
     objectness to sigmoid(0), so its cells get `cosine * (sigmoid(mean) - 1/2)`, averaged
     over the image's references; the other quadrants change nothing."""
     inputs, targets = _detection_data()
-    expected = np.zeros_like(inputs)
-    for n, refs in enumerate(targets.numpy()):
-        refs = [r for r in refs if np.any(r)]
-        for ref in refs:
-            k = 0 if ref[0] == 0 else 1
-            quadrant = (n, slice(4 * k, 4 * k + 4), slice(4 * k, 4 * k + 4), 0)
-            s = 1 / (1 + np.exp(-inputs[quadrant].mean()))
-            cosine = ref[5:] @ CLASS_SCORES[k] / np.linalg.norm(CLASS_SCORES[k])
-            expected[quadrant] += cosine * (s - 0.5) / len(refs)
+    expected = _per_matched_quadrant(inputs, targets, lambda s: s - 0.5)
     for batch_size in (1, 3, 64):
         explanations = Occlusion(TinyDetector(), batch_size=batch_size, patch_size=4,
                                  patch_stride=4, operator=Tasks.OBJECT_DETECTION)(inputs, targets)
@@ -367,7 +366,7 @@ def test_fidelity_metrics_score_detections_through_the_operator():
 
 
 def test_detection_tutorial_runs():
-    from tests.commons.test_segmentation import run_tutorial
+    from tests.helpers import run_tutorial
 
     namespace = run_tutorial("detection.ipynb")
     assert namespace["detections"].shape == (2, 20, 7)

@@ -1,16 +1,12 @@
 """Semantic segmentation: the operator, the target builders, and segmenters explained by
 attribution methods that know nothing about segmentation."""
 
-import json
-import warnings
-from pathlib import Path
-
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import run_tutorial
 from xplique import Tasks
 from xplique.attributions import IntegratedGradients, Saliency
 from xplique.attributions.grad_cam import GradCAM
@@ -241,25 +237,6 @@ def test_fidelity_metrics_score_zones_through_the_operator():
 
 
 # ------------------------------------------------------------------------------ tutorials
-
-
-def run_tutorial(name: str) -> dict:
-    """Execute the code cells of tutorials/<name> in one namespace (figures are not shown).
-    Also used by the detection and PyTorch tests."""
-    path = Path(__file__).resolve().parents[2] / "tutorials" / name
-    cells = json.loads(path.read_text())["cells"]
-    source = "\n\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-    namespace = {"__name__": "__tutorial__"}
-    backend = plt.get_backend()
-    plt.switch_backend("Agg")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # plt.show() on a non-GUI backend
-            exec(compile(source, str(path), "exec"), namespace)
-    finally:
-        plt.close("all")
-        plt.switch_backend(backend)
-    return namespace
 
 
 def test_segmentation_tutorial_runs():

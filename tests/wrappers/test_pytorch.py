@@ -183,7 +183,7 @@ def test_missing_torch_and_import_side_effects():
 
 
 def test_pytorch_tutorial_runs():
-    from tests.commons.test_segmentation import run_tutorial
+    from tests.helpers import run_tutorial
 
     namespace = run_tutorial("pytorch.ipynb")
     assert np.abs(namespace["model"](namespace["images"]).numpy()

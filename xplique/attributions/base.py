@@ -43,6 +43,9 @@ class BlackBoxExplainer(abc.ABC):
     seed
         Keyword-only, for stochastic methods. An int gives the same explanations whatever
         `batch_size` and however the inputs are grouped; None draws a fresh seed per call.
+    verbose
+        Keyword-only, for perturbation methods. Show a progress bar over the model
+        evaluations.
 
     Attributes set by `_setup`: `model` (the user's model, never modified), `batch_size`,
     `operator` (the score function) and `reducer` (channel reduction of image maps).

@@ -8,6 +8,7 @@ import tensorflow as tf
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.feature_maps import weighted_feature_map
 from xplique.commons.model_surgery import is_graph_model, run_model
 
 #: Layers that leave a tensor unchanged at inference, skipped when reading the model's head.
@@ -54,8 +55,8 @@ def _cam(features, dense, inputs, targets):
     activations = run_model(features, inputs)
     kernel = tf.convert_to_tensor(dense.kernel)
     weights = tf.matmul(tf.cast(targets, kernel.dtype), kernel, transpose_b=True)  # (N, K)
-    maps = tf.einsum("nhwk,nk->nhw", activations, weights)[..., tf.newaxis]
-    return tf.image.resize(maps, inputs.shape[1:3], method="bilinear")
+    weights = weights[:, tf.newaxis, tf.newaxis, :]
+    return weighted_feature_map(activations, weights, inputs.shape[1:3], rectify=False)
 
 
 def _consumers(model, tensor):

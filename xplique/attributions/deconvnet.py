@@ -1,45 +1,25 @@
 """DeconvNet."""
 
-from xplique.attributions.base import WhiteBoxExplainer
-from xplique.commons.batching import batched
-from xplique.commons.model_surgery import portable_layer_ref, relu_gradient_policy
-from xplique.commons.validation import ensure_callable
+from xplique.attributions._relu_policy import _ReluPolicyGradients
 
 
-class DeconvNet(WhiteBoxExplainer):
+class DeconvNet(_ReluPolicyGradients):
     """DeconvNet: the input gradient of the score where every ReLU backpropagates the ReLU of
     the incoming gradient, whatever the sign of its forward input.
 
     Ref. Zeiler and Fergus, Visualizing and Understanding Convolutional Networks (2014),
     https://arxiv.org/abs/1311.2901
 
-    Parameters
-    ----------
-    model
-        Keras model to explain (its ReLUs must be layers, see Notes).
-    output_layer
-        Layer (name or index) whose output is scored instead of the model's output.
-    reducer
-        Channel reduction of image maps ("mean", "min", "max", "sum" or None).
+    DeconvNet has no parameter of its own; its ReLUs must be layers (see Notes).
 
     Notes
     -----
     The paper reconstructs features through transposed filters with switches for max pooling;
     for ReLU networks this equals the gradient with the rule above (Simonyan et al., 2013),
-    which is what is computed. The rule is applied on a clone of Sequential and functional
-    models (same weights): the user's model is never changed. It covers `activation="relu"`
-    inside layers and standalone `ReLU()` / `Activation("relu")` layers; ReLUs applied as plain
-    functions inside a custom `call` keep their ordinary gradient. Subclassed models cannot be
-    cloned: their ReLU layers are rewired only while the explainer runs them (compiled kernels
-    keep the graph they traced) and restored right after.
+    which is what is computed. The rule is applied on a clone of the model (same weights), so
+    the user's model is never changed; it covers ReLUs held by layers (`activation="relu"`,
+    `ReLU()`, `Activation("relu")`), not plain functions inside a custom `call`. See
+    :func:`~xplique.commons.model_surgery.relu_gradient_policy` for subclassed models.
     """
 
-    def __init__(self, model, output_layer=None, batch_size=32, operator=None, reducer="mean"):
-        ensure_callable(model, "model")
-        output_layer = portable_layer_ref(model, output_layer)
-        deconv = relu_gradient_policy(model, "deconv")
-        self._setup_white_box(deconv, output_layer, batch_size, operator, reducer)
-        self.model = model  # the user's model; gradients run on the rewired copy
-
-    def _explain_group(self, inputs, targets, first_input):
-        return batched(self._gradients, [inputs, targets], self.batch_size)
+    policy = "deconv"

@@ -7,6 +7,7 @@ import tensorflow as tf
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.feature_maps import weighted_feature_map
 from xplique.commons.model_surgery import find_conv_layer, run_model, truncate_at
 from xplique.commons.validation import ensure_float
 
@@ -23,11 +24,8 @@ class FEM(WhiteBoxExplainer):
 
     Parameters
     ----------
-    model
-        Keras model to explain.
     conv_layer
-        Layer (name or index) giving the feature maps `A` (N, h, w, K); by default the last
-        convolution with a 4-D output.
+        Layer of the feature maps `A` (N, h, w, K), as in :class:`~xplique.attributions.GradCAM`.
     k
         Number of standard deviations above the mean a position must reach to count.
 
@@ -59,5 +57,4 @@ def _fem(features, k, inputs):
     activations = run_model(features, inputs)
     mean, variance = tf.nn.moments(activations, axes=(1, 2), keepdims=True)
     masks = tf.cast(activations > mean + k * tf.sqrt(variance), activations.dtype)
-    maps = tf.reduce_sum(masks * mean, axis=-1, keepdims=True)
-    return tf.image.resize(maps, inputs.shape[1:3], method="bilinear")
+    return weighted_feature_map(masks, mean, inputs.shape[1:3], rectify=False)

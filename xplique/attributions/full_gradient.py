@@ -23,12 +23,8 @@ class FullGradient(WhiteBoxExplainer):
     Ref. Srinivas and Fleuret, Full-Gradient Representation for Neural Network Visualization
     (2019), https://arxiv.org/abs/1905.00780
 
-    Parameters
-    ----------
-    model
-        Keras model to explain.
-    output_layer
-        Layer (name or index) whose output is scored instead of the model's output.
+    FullGradient has no parameter of its own (its maps are not channel-reduced, so it takes
+    no `reducer`).
 
     Notes
     -----

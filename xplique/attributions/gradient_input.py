@@ -10,18 +10,9 @@ class GradientInput(WhiteBoxExplainer):
     Ref. Shrikumar et al., Not Just a Black Box: Learning Important Features Through
     Propagating Activation Differences (2016), https://arxiv.org/abs/1605.01713
 
-    Parameters
-    ----------
-    model
-        Keras model or `tf.Module` to explain.
-    output_layer
-        Layer (name or index) whose output is scored instead of the model's output.
-    batch_size
-        Model evaluations per forward/backward pass (64, Xplique's default for this method).
-    operator
-        Score function, Tasks member or task name (default: classification).
-    reducer
-        Channel reduction of image maps ("mean", "min", "max", "sum" or None).
+    GradientInput has no parameter of its own; the shared ones (model, output_layer,
+    batch_size, operator, reducer) are described in :class:`WhiteBoxExplainer`. Its
+    `batch_size` defaults to 64, Xplique's default for this method.
     """
 
     def __init__(self, model, output_layer=None, batch_size=64, operator=None, reducer="mean"):

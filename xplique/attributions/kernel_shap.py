@@ -42,10 +42,6 @@ class KernelShap(BlackBoxExplainer):
     ref_value
         Value shown for the features left out (a number or an array broadcastable to one
         input). None means 0.5 for RGB images and 0 otherwise.
-    seed
-        Keyword-only. Same seed, same coalitions, whatever `batch_size`.
-    verbose
-        Keyword-only. Show a progress bar over the model evaluations.
 
     Notes
     -----

@@ -108,10 +108,6 @@ class Lime(BlackBoxExplainer):
         Width of the exponential similarity kernel.
     prob
         Probability of keeping each feature in a coalition.
-    seed
-        Keyword-only. Same seed, same coalitions, whatever `batch_size`.
-    verbose
-        Keyword-only. Show a progress bar over the model evaluations.
 
     Notes
     -----

@@ -47,8 +47,6 @@ class Occlusion(BlackBoxExplainer):
         Step between patch positions (int or pair, like `patch_size`).
     occlusion_value
         Value written into the occluded patch.
-    verbose
-        Keyword-only. Show a progress bar over the model evaluations.
 
     Notes
     -----

@@ -42,10 +42,6 @@ class Rise(BlackBoxExplainer):
         Probability that a grid cell is kept.
     mask_value
         Value shown where the mask hides the input.
-    seed
-        Keyword-only. Same seed, same masks, whatever `batch_size`.
-    verbose
-        Keyword-only. Show a progress bar over the model evaluations.
 
     Notes
     -----

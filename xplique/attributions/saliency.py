@@ -10,18 +10,8 @@ class Saliency(WhiteBoxExplainer):
     Ref. Simonyan et al., Deep Inside Convolutional Networks: Visualising Image Classification
     Models and Saliency Maps (2013), https://arxiv.org/abs/1312.6034
 
-    Parameters
-    ----------
-    model
-        Keras model or `tf.Module` to explain.
-    output_layer
-        Layer (name or index) whose output is scored instead of the model's output.
-    batch_size
-        Model evaluations per forward/backward pass.
-    operator
-        Score function, Tasks member or task name (default: classification).
-    reducer
-        Channel reduction of image maps; "max" as in the paper (max over colour channels).
+    Saliency has no parameter of its own; the shared ones (model, output_layer, batch_size,
+    operator, reducer) are described in :class:`WhiteBoxExplainer`.
 
     Notes
     -----

@@ -7,6 +7,7 @@ import tensorflow as tf
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.feature_maps import weighted_feature_map
 from xplique.commons.model_surgery import find_conv_layer, run_model, truncate_at
 from xplique.commons.perturbation import inputs_per_block, perturbed_scores_of, reduce_perturbed
 from xplique.commons.statistics import Collect
@@ -23,15 +24,7 @@ class ScoreCAM(WhiteBoxExplainer):
     Ref. Wang et al., Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural
     Networks (2020), https://arxiv.org/abs/1910.01279
 
-    Parameters
-    ----------
-    model
-        Keras model to explain.
-    output_layer
-        Layer (name or index) whose output is scored instead of the model's output.
-    conv_layer
-        Layer (name or index) giving the feature maps `A` (N, h, w, K); by default the last
-        convolution with a 4-D output.
+    Parameters are those of :class:`~xplique.attributions.GradCAM`.
 
     Notes
     -----
@@ -79,8 +72,7 @@ class ScoreCAM(WhiteBoxExplainer):
             self.batch_size, statistic,
         )
         weights = tf.nn.softmax(scores, axis=-1)[:, tf.newaxis, tf.newaxis, :]
-        maps = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1, keepdims=True))
-        return tf.image.resize(maps, inputs.shape[1:3], method="bilinear")
+        return weighted_feature_map(features, weights, inputs.shape[1:3])
 
     @property
     def tracing_count(self) -> int:

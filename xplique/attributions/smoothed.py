@@ -55,8 +55,6 @@ class SmoothGrad(_NoisyGradients):
         Noisy samples per input.
     noise
         Standard deviation of the Gaussian noise, in input units (absolute, as in Xplique).
-    seed
-        Keyword-only. Same seed, same explanations, whatever `batch_size`.
 
     Notes
     -----

@@ -24,10 +24,7 @@ class Complexity(BaseComplexityMetric):
     Ref. Bhatt et al., Evaluating and Aggregating Feature-based Model Explanations (2020),
     https://arxiv.org/abs/2005.00631
 
-    Parameters
-    ----------
-    batch_size
-        Maps processed per compiled call.
+    Its one parameter, `batch_size`, is described in :class:`BaseComplexityMetric`.
 
     Notes
     -----
@@ -57,10 +54,7 @@ class Sparseness(BaseComplexityMetric):
     Ref. Chalasani et al., Concise Explanations of Neural Networks using Adversarial Training
     (2020), https://arxiv.org/abs/1810.06583
 
-    Parameters
-    ----------
-    batch_size
-        Maps processed per compiled call.
+    Its one parameter, `batch_size`, is described in :class:`BaseComplexityMetric`.
 
     Notes
     -----

@@ -3,14 +3,13 @@
 import inspect
 import math
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import to_tensor
-from xplique.commons.model_surgery import find_layer, is_graph_model
+from xplique.commons.model_surgery import clone_graph_model, find_layer, is_graph_model
 from xplique.commons.random import pair_uniform
 from xplique.commons.validation import ensure_seed
 from xplique.metrics.base import ExplainerMetric, flat_maps, progress_bar
@@ -220,9 +219,7 @@ def _clone(explainer):
             "ModelRandomizationMetric randomizes a copy of the model, and Keras can only copy "
             f"Sequential and functional models. Received a {type(model).__name__}"
         )
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
+    return clone_graph_model(model)
 
 
 def rebuild_explainer(explainer, model):

@@ -17,27 +17,29 @@ def to_numpy(values, name: str) -> np.ndarray:
     return array.astype(np.float64)
 
 
+def _channels_averaged(values, name: str, batched: bool) -> np.ndarray:
+    """`values` as maps `(H, W)` (or `(N, H, W)` when `batched`): a trailing channel axis is
+    averaged away (squeezed when it is 1)."""
+    values = to_numpy(values, name)
+    rank = 3 if batched else 2
+    if values.ndim == rank + 1:
+        return values.mean(axis=-1)
+    if values.ndim != rank:
+        axes = "N, H, W" if batched else "H, W"
+        raise ValueError(f"`{name}` must have shape ({axes}), ({axes}, 1) or ({axes}, C). "
+                         f"Received: {name}.shape={values.shape}")
+    return values
+
+
 def as_map(explanation, name: str = "explanation") -> np.ndarray:
     """One explanation as a 2-D map: (H, W) kept, (H, W, 1) squeezed, (H, W, C) averaged over
     channels."""
-    explanation = to_numpy(explanation, name)
-    if explanation.ndim == 3:
-        return explanation.mean(axis=-1)
-    if explanation.ndim != 2:
-        raise ValueError(f"`{name}` must have shape (H, W), (H, W, 1) or (H, W, C). Received: "
-                         f"{name}.shape={explanation.shape}")
-    return explanation
+    return _channels_averaged(explanation, name, batched=False)
 
 
 def as_maps(explanations, name: str = "explanations") -> np.ndarray:
     """A batch of explanations `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, C)` as `(N, H, W)`."""
-    explanations = to_numpy(explanations, name)
-    if explanations.ndim == 4:
-        return explanations.mean(axis=-1)
-    if explanations.ndim != 3:
-        raise ValueError(f"`{name}` must have shape (N, H, W), (N, H, W, 1) or (N, H, W, C). "
-                         f"Received: {name}.shape={explanations.shape}")
-    return explanations
+    return _channels_averaged(explanations, name, batched=True)
 
 
 def prepare_map(explanation: np.ndarray, clip_percentile: Optional[float] = 0.1,

@@ -16,19 +16,12 @@ def _shown(order: np.ndarray, max_display: Optional[int]) -> np.ndarray:
     return order if max_display is None else order[:max_display]
 
 
-def _row(explanation, name: str) -> np.ndarray:
-    values = to_numpy(explanation, name)
-    if values.ndim != 1:
-        raise ValueError(f"`{name}` must be one tabular explanation (W,). Received: "
-                         f"{name}.shape={values.shape}")
-    return values
-
-
-def _rows(explanations, name: str) -> np.ndarray:
-    values = to_numpy(explanations, name)
-    if values.ndim != 2:
-        raise ValueError(f"`{name}` must be tabular explanations (N, W). Received: "
-                         f"{name}.shape={values.shape}")
+def _tabular(values, name: str, rank: int) -> np.ndarray:
+    """One tabular explanation `(W,)` (rank 1) or a batch of them `(N, W)` (rank 2)."""
+    values = to_numpy(values, name)
+    if values.ndim != rank:
+        expected = "one tabular explanation (W,)" if rank == 1 else "tabular explanations (N, W)"
+        raise ValueError(f"`{name}` must be {expected}. Received: {name}.shape={values.shape}")
     return values
 
 
@@ -51,10 +44,10 @@ def plot_feature_impact(explanation, features_name=None, features_value=None,
     -------
     The matplotlib figure.
     """
-    impact = _row(explanation, "explanation")
+    impact = _tabular(explanation, "explanation", rank=1)
     names = feature_names(features_name, impact.size)
     if features_value is not None:
-        values = _row(features_value, "features_value")
+        values = _tabular(features_value, "features_value", rank=1)
         if values.size != impact.size:
             raise ValueError(f"`features_value` must hold {impact.size} values. Received "
                              f"{values.size}")
@@ -85,7 +78,7 @@ def plot_mean_feature_impact(explanations, features_name=None,
     -------
     The matplotlib figure.
     """
-    impacts = _rows(explanations, "explanations")
+    impacts = _tabular(explanations, "explanations", rank=2)
     mean_impact = np.abs(impacts).mean(axis=0)
     names = feature_names(features_name, mean_impact.size)
     order = _shown(np.argsort(-mean_impact, kind="stable"), max_display)[::-1]
@@ -124,7 +117,7 @@ def summary_plot_tabular(explanations, features_values=None, features_name=None,
     -------
     The matplotlib figure.
     """
-    impacts = _rows(explanations, "explanations")
+    impacts = _tabular(explanations, "explanations", rank=2)
     names = feature_names(features_name, impacts.shape[1])
     order = _shown(np.argsort(-np.abs(impacts).mean(axis=0), kind="stable"), max_display)[::-1]
     if plot_size is None:
@@ -132,7 +125,7 @@ def summary_plot_tabular(explanations, features_values=None, features_name=None,
     figure, axes = plt.subplots(figsize=plot_size)
     colours = None
     if features_values is not None:
-        values = _rows(features_values, "features_values")
+        values = _tabular(features_values, "features_values", rank=2)
         if values.shape != impacts.shape:
             raise ValueError(f"`features_values` must have the explanations' shape "
                              f"{impacts.shape}. Received: {values.shape}")

@@ -1,7 +1,5 @@
 """HSIC attribution method: dependence between each region of an image and the score."""
 
-import numpy as np
-
 from xplique.attributions.base import BlackBoxExplainer
 from xplique.attributions.global_sensitivity_analysis.hsic_estimators import (
     BinaryEstimator,
@@ -10,7 +8,6 @@ from xplique.attributions.global_sensitivity_analysis.hsic_estimators import (
 from xplique.attributions.global_sensitivity_analysis.perturbations import (
     design_kernel,
     explain_with_design,
-    get_perturbation,
 )
 from xplique.attributions.global_sensitivity_analysis.samplers import Sampler, TFSobolSequence
 from xplique.commons.model_adapters import black_box_model
@@ -35,23 +32,17 @@ class HsicAttributionMethod(BlackBoxExplainer):
 
     Parameters
     ----------
-    grid_size
-        Cells per side of the grid of masks.
+    grid_size, perturbation_function, nb_channels
+        As in :class:`~xplique.attributions.SobolAttributionMethod`.
     nb_design
         Masks per image.
     sampler
         A plain sampler from :mod:`.samplers` (default `TFSobolSequence(binary=True)`).
     estimator
         An :class:`.HsicEstimator` (default `BinaryEstimator(output_kernel="rbf")`).
-    perturbation_function
-        As in :class:`~xplique.attributions.SobolAttributionMethod`.
     estimator_batch_size
         Grid cells whose input kernels (`nb_design^2` values each) are held at once; None
         chooses as many as fit about 64 MB.
-    nb_channels
-        Keyword-only. 1 (one mask for all channels) or the number of image channels.
-    verbose
-        Keyword-only. Show a progress bar over the model evaluations.
 
     Notes
     -----
@@ -81,14 +72,11 @@ class HsicAttributionMethod(BlackBoxExplainer):
         if not isinstance(self.estimator, HsicEstimator):
             ensure_callable(self.estimator, "estimator")
         self.perturbation_function = perturbation_function
-        perturbation = get_perturbation(perturbation_function)
         self.verbose = bool(verbose)
-        dimension = self.grid_size**2 * self.nb_channels
-        design = np.asarray(self.sampler(dimension, self.nb_design), np.float32)
-        self._masks = design
-        self._design_shape = (len(design), self.grid_size, self.grid_size, self.nb_channels)
-        self._design_scores = design_kernel(
-            self._scored_model, self.operator, design.reshape(self._design_shape), perturbation
+        self._grid = (self.grid_size, self.grid_size, self.nb_channels)
+        self._masks, self._design_scores = design_kernel(
+            self._scored_model, self.operator, self.sampler, self.nb_design, self._grid,
+            perturbation_function,
         )
 
     def _estimate(self, scores):
@@ -96,7 +84,7 @@ class HsicAttributionMethod(BlackBoxExplainer):
 
     def _explain_group(self, inputs, targets, first_input):
         return explain_with_design(
-            self._design_scores, inputs, targets, first_input, design_shape=self._design_shape,
-            batch_size=self.batch_size, estimate=self._estimate, verbose=self.verbose,
-            description="HsicAttributionMethod",
+            self._design_scores, inputs, targets, first_input, nb_masks=len(self._masks),
+            grid=self._grid, batch_size=self.batch_size, estimate=self._estimate,
+            verbose=self.verbose, description="HsicAttributionMethod",
         )

@@ -82,24 +82,48 @@ def _scores_only(pair_scores, aux):
     return pair_scores
 
 
-def design_kernel(model, operator, design: np.ndarray, perturbation: Callable):
-    """Compiled kernel collecting the scores of every mask of `design` `(M, g, g, c)`, upsampled
-    to each input's size (nearest neighbour) and applied by `perturbation`."""
-    design = tf.constant(design, tf.float32)
+def design_kernel(model, operator, sampler, nb_design: int, grid, perturbation_function):
+    """Draw a design of masks once and compile the kernel collecting the scores of all of them.
+
+    Parameters
+    ----------
+    model, operator
+        The scored model and the operator.
+    sampler
+        A :class:`~.samplers.Sampler`, called once as `sampler(g * g * c, nb_design)`.
+    nb_design
+        The sampler's design size.
+    grid
+        `(g, g, c)`: the masks are `g x g` grids with `c` channels, upsampled to each input's
+        size (nearest neighbour) and applied by `perturbation_function`.
+    perturbation_function
+        A name, a :class:`PerturbationFunction` or a callable `f(inputs, masks)`.
+
+    Returns
+    -------
+    `(design, kernel)`: the design `(M, g * g * c)` float32, as the estimators read it, and the
+    kernel for :func:`explain_with_design`.
+    """
+    perturbation = get_perturbation(perturbation_function)
+    design = np.asarray(sampler(int(np.prod(grid)), nb_design), np.float32)
+    grids = tf.constant(design.reshape((len(design),) + tuple(grid)))
 
     def make_perturbed(pair_inputs, sample_index, first_pair):
-        masks = resize_masks(tf.gather(design, sample_index), pair_inputs.shape[1:3])
+        masks = resize_masks(tf.gather(grids, sample_index), pair_inputs.shape[1:3])
         return perturbation(pair_inputs, masks), None
 
-    return perturbed_scores_of(model, operator, int(design.shape[0]), make_perturbed,
-                               Collect(int(design.shape[0])), values_of=_scores_only)
+    kernel = perturbed_scores_of(model, operator, len(design), make_perturbed,
+                                 Collect(len(design)), values_of=_scores_only)
+    return design, kernel
 
 
-def explain_with_design(kernel, inputs, targets, first_input, *, design_shape, batch_size,
-                        estimate: Callable, verbose: bool, description: str) -> tf.Tensor:
-    """Run a :func:`design_kernel` over a group of images and turn each input's scores into a
-    map with `estimate(scores (B, M)) -> (B, g * g * c)`, resized (bicubic) to the images."""
-    nb_masks, grid_height, grid_width, channels = design_shape
+def explain_with_design(kernel, inputs, targets, first_input, *, nb_masks: int, grid,
+                        batch_size, estimate: Callable, verbose: bool,
+                        description: str) -> tf.Tensor:
+    """Run a :func:`design_kernel` of `nb_masks` masks over `grid` `(g, g, c)` on a group of
+    images and turn each input's scores into a map with
+    `estimate(scores (B, M)) -> (B, g * g * c)`, resized (bicubic) to the images."""
+    grid_height, grid_width, channels = grid
     if modality(inputs) is not Modality.IMAGES:
         raise ValueError(
             f"{description} explains images (N, H, W, C). Received: inputs.shape="

@@ -1,12 +1,9 @@
 """Sobol attribution method: total Sobol indices of the regions of an image."""
 
-import numpy as np
-
 from xplique.attributions.base import BlackBoxExplainer
 from xplique.attributions.global_sensitivity_analysis.perturbations import (
     design_kernel,
     explain_with_design,
-    get_perturbation,
 )
 from xplique.attributions.global_sensitivity_analysis.samplers import Sampler, TFSobolSequenceRS
 from xplique.attributions.global_sensitivity_analysis.sobol_estimators import (
@@ -46,8 +43,6 @@ class SobolAttributionMethod(BlackBoxExplainer):
     nb_channels
         Keyword-only. 1 (one mask for all channels) or the number of image channels (a mask per
         channel, and a map per channel).
-    verbose
-        Keyword-only. Show a progress bar over the model evaluations.
 
     Notes
     -----
@@ -80,20 +75,17 @@ class SobolAttributionMethod(BlackBoxExplainer):
                 f"Received: nb_design={nb_design}"
             )
         self.perturbation_function = perturbation_function
-        perturbation = get_perturbation(perturbation_function)
         self.verbose = bool(verbose)
-        dimension = self.grid_size**2 * self.nb_channels
-        design = np.asarray(self.sampler(dimension, self.nb_design), np.float32)
-        self._masks = design
-        self._design_shape = (len(design), self.grid_size, self.grid_size, self.nb_channels)
-        self._design_scores = design_kernel(
-            self._scored_model, self.operator, design.reshape(self._design_shape), perturbation
+        self._grid = (self.grid_size, self.grid_size, self.nb_channels)
+        self._masks, self._design_scores = design_kernel(
+            self._scored_model, self.operator, self.sampler, self.nb_design, self._grid,
+            perturbation_function,
         )
 
     def _explain_group(self, inputs, targets, first_input):
         return explain_with_design(
-            self._design_scores, inputs, targets, first_input, design_shape=self._design_shape,
-            batch_size=self.batch_size,
+            self._design_scores, inputs, targets, first_input, nb_masks=len(self._masks),
+            grid=self._grid, batch_size=self.batch_size,
             estimate=lambda scores: self.estimator(self._masks, scores, self.nb_design),
             verbose=self.verbose, description="SobolAttributionMethod",
         )

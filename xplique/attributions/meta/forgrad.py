@@ -2,12 +2,13 @@
 
 import tensorflow as tf
 
+from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
 from xplique.commons.forgrad import forgrad
 from xplique.commons.validation import ensure_float
 from xplique.types import InputsLike, TargetsLike
 
 
-class FORGrad:
+class FORGrad(MetaExplainer):
     """Wrap an explainer so that its explanations are low-pass filtered by
     :func:`xplique.commons.forgrad` (the paper's FORGrad applied to any method).
 
@@ -40,27 +41,3 @@ class FORGrad:
     def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
         """The wrapped explainer's explanations, filtered (same shape)."""
         return forgrad(self.explainer.explain(inputs, targets), self.sigma)
-
-    def __call__(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
-        """Alias of :meth:`explain`."""
-        return self.explain(inputs, targets)
-
-    @property
-    def model(self):
-        """The wrapped explainer's model."""
-        return getattr(self.explainer, "model", None)
-
-    @property
-    def tracing_count(self) -> int:
-        """Traces made by the wrapped explainer's compiled kernels."""
-        return getattr(self.explainer, "tracing_count", 0)
-
-
-def ensure_explainer(explainer):
-    """Return `explainer` if it has an `explain` method, else raise a TypeError."""
-    if not callable(getattr(explainer, "explain", None)):
-        raise TypeError(
-            "`explainer` must have an `explain(inputs, targets)` method (an attribution "
-            f"method instance). Received: {explainer!r}"
-        )
-    return explainer

@@ -4,7 +4,7 @@ from typing import List, Sequence
 
 import tensorflow as tf
 
-from xplique.attributions.meta.forgrad import ensure_explainer
+from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
 from xplique.commons.data import iter_groups
 from xplique.commons.model_surgery import is_graph_model
 from xplique.commons.shapes import Modality, modality
@@ -12,7 +12,7 @@ from xplique.commons.validation import ensure_float
 from xplique.types import InputsLike, TargetsLike
 
 
-class TTA:
+class TTA(MetaExplainer):
     """Test-time augmentation: the mean of an explainer's maps over horizontally flipped and
     rescaled copies of the images, each map first brought back to the original geometry
     (un-flipped, resized back).
@@ -80,10 +80,6 @@ class TTA:
             raise ValueError("`inputs` is empty: there is nothing to explain")
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
-    def __call__(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
-        """Alias of :meth:`explain`."""
-        return self.explain(inputs, targets)
-
     def _average(self, images, targets):
         size = tuple(int(d) for d in images.shape[1:3])
         resize = _accepts_any_size(getattr(self.explainer, "model", None))
@@ -95,16 +91,6 @@ class TTA:
                 back, covered = _restore(explanations, scale, flip, resize, size)
                 total, coverage = total + back, coverage + covered
         return tf.math.divide_no_nan(total, tf.cast(coverage, total.dtype))
-
-    @property
-    def model(self):
-        """The wrapped explainer's model."""
-        return getattr(self.explainer, "model", None)
-
-    @property
-    def tracing_count(self) -> int:
-        """Traces made by the wrapped explainer's compiled kernels."""
-        return getattr(self.explainer, "tracing_count", 0)
 
 
 def _top_targets(explainer, images):
