@@ -13,20 +13,29 @@ Adding a method is one entry in :data:`METHODS`::
 `evaluations(n, params)` returns the model evaluations the method needs for `n` inputs (with
 integer targets given, so no extra pass finds the top class): `forward` counts forward-only
 evaluations (black-box methods), `gradient` counts forward+backward evaluations of the summed
-target score with respect to the input (gradient methods; CAM methods also count here, a
-backward pass to a layer costs at most that). The floor of the method is
+target score with respect to the input (gradient methods; gradient-based CAM methods also
+count here, a backward pass to a layer costs at most that). A pass to an inner layer (feature
+maps) counts as a whole forward evaluation, which bounds its cost. The floor of the method is
 `forward * t_forward + gradient * t_gradient`, with `t_*` the bare model's cost per evaluation at
 the method's `batch_size`. Count what the paper's algorithm needs, not what our code happens to
 do, so that wasted passes show up as a ratio above 1.
 
+When the count depends on the model (e.g. ScoreCAM's one pass per channel of `conv_layer`),
+give `evaluations(n, params, model)`: a callable with three parameters also receives the Keras
+model (see :meth:`Method.cost`; :func:`channels` reads a layer's channel count).
+
 Model-dependent parameters use the layer names every benchmark model defines (see
-`models.py`): `"last_conv"` (last convolution) and `"logits"`.
+`models.py`): `"last_conv"` (last convolution) and `"logits"`. A method that cannot run on a
+model (CAM needs a global-average-pooling + Dense head) raises ValueError or TypeError when
+built; `run.py` reports it as "n/a (reason)" for that model.
 """
 
 import dataclasses
+import inspect
 from typing import Callable, Dict, Optional
 
-from xplique.attributions import (  # black-box family (issue 4)  # white-box family (issue 3)
+from xplique.attributions import (
+    CAM,
     FEM,
     TTA,
     DeconvNet,
@@ -44,6 +53,7 @@ from xplique.attributions import (  # black-box family (issue 4)  # white-box fa
     Occlusion,
     Rise,
     Saliency,
+    ScoreCAM,
     SmoothGrad,
     SobolAttributionMethod,
     SquareGrad,
@@ -79,7 +89,9 @@ class Method:
     factory
         Called as `factory(model, batch_size=..., **params)` to build the explainer.
     evaluations
-        `evaluations(n, params) -> Cost` for `n` inputs and the constructor `params`.
+        `evaluations(n, params) -> Cost` for `n` inputs and the constructor `params`, or
+        `evaluations(n, params, model) -> Cost` when the count depends on the model (called
+        through :meth:`cost`).
     params
         Constructor parameters of the full benchmark (everything except `model`, `batch_size`).
     quick
@@ -95,7 +107,7 @@ class Method:
 
     name: str
     factory: Callable
-    evaluations: Callable[[int, Dict], Cost]
+    evaluations: Callable[..., Cost]
     params: Dict = dataclasses.field(default_factory=dict)
     quick: Dict = dataclasses.field(default_factory=dict)
     batch_size: int = 32
@@ -116,11 +128,28 @@ class Method:
     def build(self, model, quick: bool = False, **overrides):
         return self.factory(model, **self.parameters(quick, **overrides))
 
+    def cost(self, n: int, params: Dict, model) -> Cost:
+        """The evaluations for `n` inputs: `evaluations(n, params, model)` when `evaluations`
+        takes three parameters, else `evaluations(n, params)`."""
+        if _takes_model(self.evaluations):
+            return self.evaluations(n, params, model)
+        return self.evaluations(n, params)
+
+
+def _takes_model(fn: Callable) -> bool:
+    parameters = inspect.signature(fn).parameters.values()
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+def channels(model, layer: str) -> int:
+    """The channel count (last dimension) of the output of `model`'s layer named `layer`."""
+    return int(model.get_layer(layer).output.shape[-1])
+
 
 def _gradients(per_input: Optional[str] = None) -> Callable[[int, Dict], Cost]:
     """Cost of `n` gradient evaluations, times `params[per_input]` when given."""
     return lambda n, params: Cost(gradient=n * (params[per_input] if per_input else 1))
-
 
 
 def _occlusion(model, batch_size, patches_per_side):
@@ -129,6 +158,7 @@ def _occlusion(model, batch_size, patches_per_side):
     height, width = (int(d) for d in model.inputs[0].shape[1:3])
     patch = (height // patches_per_side, width // patches_per_side)
     return Occlusion(model, batch_size, patch_size=patch, patch_stride=patch)
+
 
 METHODS = [
     Method("Saliency", Saliency, _gradients()),
@@ -155,6 +185,18 @@ METHODS = [
     Method("GradCAMPP", GradCAMPP, _gradients(), params=dict(conv_layer="last_conv")),
     Method("LayerCAM", LayerCAM, _gradients(), params=dict(conv_layer="last_conv")),
     Method("FEM", FEM, lambda n, params: Cost(forward=n), params=dict(conv_layer="last_conv")),
+    # The feature maps (one pass to `conv_layer` per input), then one forward pass per input and
+    # channel on the input masked by that channel's map. The paper also scores a baseline input,
+    # but that score is the same for every channel and cancels in the softmax over channels.
+    Method(
+        "ScoreCAM", ScoreCAM,
+        lambda n, params, model: Cost(
+            forward=n * (channels(model, params["conv_layer"]) + 1)),
+        params=dict(conv_layer="last_conv"),
+    ),
+    # One pass to the feature maps per input; the weights are read from the Dense layer. Needs a
+    # GlobalAveragePooling2D + Dense head: n/a on small_cnn (Flatten).
+    Method("CAM", CAM, lambda n, params: Cost(forward=n)),
     Method("FullGradient", FullGradient, _gradients()),
     Method(
         "FORGradSaliency",
@@ -202,9 +244,6 @@ METHODS = [
         params=dict(grid_size=8, nb_design=500), quick=dict(nb_design=100), batch_size=256,
         samples_param="nb_design",
     ),
-    # ScoreCAM needs N * (K + 1) forward passes for K channels of `conv_layer`, which
-    # `evaluations(n, params)` cannot read without the model; CAM needs a pooling head
-    # (resnet_like only). Both are left out until the registry can express that.
 ]
 
 

@@ -16,17 +16,16 @@ For each method (benchmarks/methods.py) and model (benchmarks/models.py):
 - peak memory with the method's sample count at 50 and at 400, each in a fresh subprocess:
   peak RSS of the process minus its RSS once the model is built and has run one tiny pass.
 
+A method that cannot run on a model (its constructor raises ValueError or TypeError, e.g. CAM
+without a global-average-pooling head) is shown as "n/a (reason)" for that model.
+
 See benchmarks/README.md for what the numbers mean.
 """
 
 import argparse
 import datetime
-import gc
 import json
 import os
-import platform
-import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -41,9 +40,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from measure import Bare, PeakMemory, machine_description, make_data, write_marked  # noqa: E402
 from methods import Method, select  # noqa: E402
-from models import MODELS, NB_CLASSES  # noqa: E402
+from models import MODELS  # noqa: E402
 
 START, END = "<!-- BENCHMARKS:START -->", "<!-- BENCHMARKS:END -->"
 MEMORY_SAMPLES = (50, 400)
@@ -54,70 +53,65 @@ class Settings:
 
     A timed call explains `inputs` inputs, or more when that is needed to fill `min_passes`
     passes of `batch_size` evaluations: the floor assumes full passes, so a method that needs
-    one evaluation per input is timed on several full batches, not on a fraction of one.
+    one evaluation per input is timed on several full batches, not on a fraction of one. A
+    method that needs so many evaluations per input that `inputs` of them exceed
+    `max_evaluations` (Rise, Sobol, KernelShap...) explains fewer inputs, at least
+    `min_inputs`: hundreds of full passes already amortise everything but the passes.
     """
 
     def __init__(self, quick: bool):
         self.quick = quick
         self.inputs = 4 if quick else 16
+        self.min_inputs = 2
         self.min_passes = 4 if quick else 8
+        self.max_evaluations = 2048 if quick else 8192
         self.repeats = 5 if quick else 9
         self.memory_inputs = 4
         self.memory_models = ("small_cnn",) if quick else tuple(MODELS)
 
-    def inputs_for(self, method: Method, params: Dict) -> int:
-        per_input = method.evaluations(1, params).total
-        needed = -(-self.min_passes * method.batch_size // max(per_input, 1))
-        return max(self.inputs, needed)
+    def inputs_for(self, method: Method, params: Dict, model) -> int:
+        per_input = max(method.cost(1, params, model).total, 1)
+        needed = -(-self.min_passes * method.batch_size // per_input)
+        affordable = max(self.min_inputs, self.max_evaluations // per_input)
+        return max(needed, min(self.inputs, affordable))
 
-
-def make_data(model_name: str, n: int, seed: int = 0):
-    """`n` seeded uniform images for `model_name` and integer labels."""
-    shape = MODELS[model_name][1]
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(0.0, 1.0, (n,) + shape).astype("float32")
-    return images, np.arange(n) % NB_CLASSES
-
-
-class Bare:
-    """The bare model: compiled forward and forward+backward passes, batch dimension relaxed."""
-
-    def __init__(self, model, shape):
-        spec = tf.TensorSpec((None,) + tuple(shape), tf.float32)
-        self.forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-
-        def gradient(x, y):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                score = tf.reduce_sum(model(x, training=False) * y)
-            return tape.gradient(score, x)
-
-        self.gradient = tf.function(
-            gradient, input_signature=[spec, tf.TensorSpec((None, NB_CLASSES), tf.float32)]
+    def describe(self) -> str:
+        """How many inputs a timed call explains (for the docs)."""
+        return (
+            f"each timed call explains {self.inputs} inputs, or enough to fill "
+            f"{self.min_passes} passes of `batch_size` evaluations, or fewer (at least "
+            f"{self.min_inputs}) when {self.inputs} would need more than "
+            f"{self.max_evaluations} evaluations (column N)"
         )
-        self.shape = tuple(shape)
-        self._data: Dict[int, tuple] = {}
 
-    def _batch(self, batch_size: int):
-        if batch_size not in self._data:
-            x = tf.random.stateless_uniform((batch_size,) + self.shape, seed=(1, 2))
-            y = tf.one_hot(tf.range(batch_size) % NB_CLASSES, NB_CLASSES)
-            self._data[batch_size] = (x, y)
-        return self._data[batch_size]
 
-    def seconds_per_evaluation(self, kind: str, batch_size: int, passes: int) -> float:
-        """Wall time of `passes` full passes of `kind` ("forward" or "gradient"), per
-        evaluation."""
-        x, y = self._batch(batch_size)
-        fn = (lambda: self.forward(x)) if kind == "forward" else (lambda: self.gradient(x, y))
-        start = time.perf_counter()
-        for _ in range(passes):
-            np.asarray(fn())
-        return (time.perf_counter() - start) / (passes * batch_size)
+def not_applicable(method: Method, model_name: str, error: Exception) -> Dict:
+    """The row of a method that cannot run on a model: its constructor refused the model."""
+    return dict(method=method.name, model=model_name, batch_size=method.batch_size,
+                not_applicable=short_reason(error))
 
-    def warm_up(self, batch_size: int) -> None:
-        for kind in ("forward", "gradient"):
-            self.seconds_per_evaluation(kind, batch_size, passes=1)
+
+def short_reason(error: Exception, limit: int = 120) -> str:
+    """The first sentence of an error message, at most `limit` characters."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    for end in (". ", "; "):
+        text = text.split(end, 1)[0]
+    text = text.rstrip(".")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_layers(method: Method, explainer, params: Dict) -> None:
+    """Fail unless the explainer uses the layers named in `params` (e.g. `conv_layer`)."""
+    for key in ("conv_layer", "output_layer"):
+        wanted = params.get(key)
+        if not isinstance(wanted, str):
+            continue
+        used = getattr(explainer, key, None)
+        name = getattr(used, "name", used)
+        if name is not None and name != wanted:
+            raise RuntimeError(
+                f"{method.name} was given {key}={wanted!r} but uses layer {name!r}"
+            )
 
 
 def time_method(method: Method, model, model_name: str, bare: Bare, settings: Settings) -> Dict:
@@ -125,13 +119,18 @@ def time_method(method: Method, model, model_name: str, bare: Bare, settings: Se
 
     Each repeat times one call of the method and, right before or after it (alternately), as
     many full bare passes as the method needs, so that the method and its floor see the same
-    machine load; the ratio is the median of the per-repeat ratios.
+    machine load; the ratio is the median of the per-repeat ratios. A method whose constructor
+    refuses the model (ValueError, TypeError) gives a "not applicable" row.
     """
     params = method.parameters(settings.quick)
-    n = settings.inputs_for(method, params)
-    cost = method.evaluations(n, params)
+    try:
+        explainer = method.build(model, settings.quick)
+    except (ValueError, TypeError) as error:
+        return not_applicable(method, model_name, error)
+    check_layers(method, explainer, params)
+    n = settings.inputs_for(method, params, model)
+    cost = method.cost(n, params, model)
     images, labels = make_data(model_name, n)
-    explainer = method.build(model, settings.quick)
     np.asarray(explainer(images, labels))  # warm-up: traces the kernels
     bare.warm_up(method.batch_size)
     kinds = [kind for kind in ("forward", "gradient") if getattr(cost, kind)]
@@ -174,53 +173,21 @@ def time_method(method: Method, model, model_name: str, bare: Bare, settings: Se
     )
 
 
-def _status_bytes(field: str) -> Optional[int]:
-    """A memory field of /proc/self/status (`VmRSS`, `VmHWM`) in bytes, None without /proc."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _ru_maxrss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); False if unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def memory_probe(config: Dict) -> Dict:
     """Run in a fresh process: peak RSS growth of one method at one sample count.
 
-    The baseline is the resident memory once the model is built and has run one tiny pass. The
-    peak is then read from `VmHWM` after resetting it to the baseline: `getrusage`'s
-    `ru_maxrss` cannot be reset and, on Linux, keeps the peak of the process image before
-    `exec` (a fork of the parent harness), so it is only the fallback where /proc is missing.
+    The baseline is the resident memory once the model is built and has run one tiny pass
+    (see :class:`measure.PeakMemory` for how the peak is read).
     """
     method = select(config["method"])[0]
     build, shape = MODELS[config["model"]]
     model = build()
     images, labels = make_data(config["model"], config["inputs"])
     Bare(model, shape).warm_up(1)  # runtime, thread pools and weights belong to the baseline
-    gc.collect()
-    baseline = _status_bytes("VmRSS") or _ru_maxrss_bytes()
-    reset = _reset_peak_rss()
+    memory = PeakMemory().start()
     explainer = method.build(model, config["quick"], **{method.samples_param: config["samples"]})
     np.asarray(explainer(images, labels))
-    peak = (_status_bytes("VmHWM") if reset else None) or _ru_maxrss_bytes()
-    return dict(config, peak_mib=(peak - baseline) / 2**20, peak_reset=reset)
+    return dict(config, peak_mib=memory.mib(), peak_reset=memory.reset)
 
 
 def run_memory_probe(method: Method, model_name: str, samples: int, settings: Settings) -> float:
@@ -233,23 +200,6 @@ def run_memory_probe(method: Method, model_name: str, samples: int, settings: Se
     if completed.returncode:
         raise RuntimeError(f"memory probe {config} failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])["peak_mib"]
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            names = re.findall(r"^model name\s*:\s*(.+)$", info.read(), flags=re.M)
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    import keras
-
-    return (
-        f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"GPU: {'yes' if tf.config.list_physical_devices('GPU') else 'none'}"
-    )
 
 
 def _format_evaluations(row: Dict) -> str:
@@ -269,20 +219,25 @@ def markdown(rows: List[Dict], settings: Settings, note: Optional[str]) -> str:
         lines += [f"!!! warning \"{note}\"", ""]
     lines += [
         f"Measured on {today}, {machine_description()}.",
-        f"Settings: {'quick' if settings.quick else 'full'}; each timed call explains "
-        f"{settings.inputs} inputs, or enough to fill {settings.min_passes} passes of "
-        f"`batch_size` evaluations (column N); median of {settings.repeats} calls after one "
-        f"warm-up call; memory probe on {settings.memory_inputs} inputs in a fresh process.",
+        f"Settings: {'quick' if settings.quick else 'full'}; {settings.describe()}; median "
+        f"of {settings.repeats} calls after one warm-up call; memory probe on "
+        f"{settings.memory_inputs} inputs in a fresh process.",
         "",
         "| method | model | batch_size | N | evaluations / image | time / image (ms) | "
         "floor / image (ms) | ratio (min-max) | peak memory, 50 / 400 samples (MiB) |",
         "|---|---|---:|---:|---|---:|---:|---:|---|",
     ]
     for row in rows:
+        if "not_applicable" in row:
+            lines.append(
+                f"| {row['method']} | {row['model']} | {row['batch_size']} | - | - | "
+                f"n/a ({row['not_applicable']}) | - | - | - |"
+            )
+            continue
         low, high = row["ratio_spread"]
         memory = row.get("memory")
         memory_cell = (
-            " / ".join(f"{memory[str(s)]:.0f}" for s in MEMORY_SAMPLES) if memory else "n/a"
+            " / ".join(f"{memory[str(s)]:.0f}" for s in MEMORY_SAMPLES) if memory else "-"
         )
         lines.append(
             f"| {row['method']} | {row['model']} | {row['batch_size']} | {row['inputs']} | "
@@ -295,14 +250,7 @@ def markdown(rows: List[Dict], settings: Settings, note: Optional[str]) -> str:
 
 def write_markdown(path: Path, section: str) -> None:
     """Replace the text between the markers of `path` (appended when the markers are absent)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_marked(path, section, START, END)
 
 
 def parse_args(argv=None):
@@ -341,15 +289,20 @@ def main(argv=None) -> List[Dict]:
         bare = Bare(model, shape)
         for method in methods:
             row = time_method(method, model, model_name, bare, settings)
+            rows.append(row)
+            if "not_applicable" in row:
+                print(f"{row['method']:>20} {model_name:>12}  n/a ({row['not_applicable']})",
+                      flush=True)
+                continue
             print(f"{row['method']:>20} {model_name:>12}  {row['time_ms']:8.2f} ms/image  "
                   f"floor {row['floor_ms']:8.2f}  ratio {row['ratio']:.2f}x "
                   f"({row['ratio_spread'][0]:.2f}-{row['ratio_spread'][1]:.2f})", flush=True)
-            rows.append(row)
 
     if not args.no_memory:
         for row in rows:
             method = select(row["method"])[0]
-            if method.samples_param is None or row["model"] not in settings.memory_models:
+            if (method.samples_param is None or "not_applicable" in row
+                    or row["model"] not in settings.memory_models):
                 continue
             row["memory"] = {
                 str(s): run_memory_probe(method, row["model"], s, settings)
