@@ -43,12 +43,14 @@ def test_batched_concatenates_in_order():
     (Variance(), lambda v: v.var(1, ddof=1)),
 ])
 @pytest.mark.parametrize("batch_size", [1, 3, 4, 7, 100])
-@pytest.mark.parametrize("pending_chunks", [1, 2, 32])
+@pytest.mark.parametrize("pending_chunks, pending_elements", [(1, 2**22), (2, 2**22), (32, 2**22),
+                                                              (32, 9)])
 def test_reduce_over_samples_matches_numpy(statistic, oracle, batch_size, pending_chunks,
-                                           monkeypatch):
+                                           pending_elements, monkeypatch):
     """Per-pair values v[i, k] reduced online over chunks that split and pack inputs give the
     same statistic as numpy over the full (N, nb_samples) table."""
     monkeypatch.setattr(batching, "PENDING_CHUNKS", pending_chunks)
+    monkeypatch.setattr(batching, "PENDING_ELEMENTS", pending_elements)
     n, nb_samples = 5, 4
     table = np.random.default_rng(0).normal(size=(n, nb_samples, 2)).astype("float32") * 10 + 3
 

@@ -70,11 +70,14 @@ def _batch_norm_bias(layer):
 
 
 def _psi(maps, size):
-    """Absolute value, min-max rescaling per input, bilinear upsampling to `size`."""
+    """Absolute value, min-max rescaling per input, summed over channels, bilinear upsampling
+    to `size`: `(N, H, W, 1)`. Channels are summed before upsampling (one channel to resize
+    instead of C): the same result, since the rescaling is shared by the channels and bilinear
+    upsampling is linear."""
     maps = tf.abs(maps)
     low = tf.reduce_min(maps, axis=(1, 2, 3), keepdims=True)
     high = tf.reduce_max(maps, axis=(1, 2, 3), keepdims=True)
-    maps = tf.math.divide_no_nan(maps - low, high - low)
+    maps = tf.reduce_sum(tf.math.divide_no_nan(maps - low, high - low), axis=-1, keepdims=True)
     if tuple(maps.shape[1:3]) != tuple(size):
         maps = tf.image.resize(maps, size, method="bilinear")
     return maps
@@ -106,8 +109,7 @@ def _full_gradient(scored_model, biased, norms, operator, inputs, targets):
         unconnected_gradients=tf.UnconnectedGradients.ZERO,
     )
     size = inputs.shape[1:3]
-    saliency = tf.reduce_sum(_psi(gradients[0] * inputs, size), axis=-1, keepdims=True)
+    saliency = _psi(gradients[0] * inputs, size)
     for (bias, _), gradient in zip(probes, gradients[1:]):
-        bias_gradient = gradient * tf.cast(bias, gradient.dtype)
-        saliency += tf.reduce_sum(_psi(bias_gradient, size), axis=-1, keepdims=True)
+        saliency += _psi(gradient * tf.cast(bias, gradient.dtype), size)
     return saliency

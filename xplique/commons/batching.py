@@ -78,9 +78,11 @@ def pairs_in(start, stop, nb_samples) -> Pairs:
     )
 
 
-#: Chunk states held before they are combined into per-input rows (bounds memory and the
-#: number of eager operations: one combine per this many model calls).
+#: Chunk states held before they are combined into per-input rows: one combine per this
+#: many model calls, or sooner once the held states reach PENDING_ELEMENTS values (states that
+#: keep every sample, such as `Collect`, are large), so memory stays flat in `nb_samples`.
 PENDING_CHUNKS = 32
+PENDING_ELEMENTS = 2**20
 
 
 def reduce_over_samples(
@@ -123,7 +125,8 @@ def reduce_over_samples(
     Notes
     -----
     The loop does no per-chunk work besides the kernel call: chunk states wait in a list of at
-    most :data:`PENDING_CHUNKS` and are then combined at once (one vectorised
+    most :data:`PENDING_CHUNKS` (or :data:`PENDING_ELEMENTS` values) and are then combined at
+    once (one vectorised
     :meth:`~xplique.commons.statistics.Statistic.combine`). Inputs whose samples are complete
     are set aside; an input still missing samples is carried into the next combine.
     """
@@ -131,6 +134,7 @@ def reduce_over_samples(
     finished: List[Tuple[tf.Tensor, ...]] = []
     pending: List[Tuple[tf.Tensor, ...]] = []
     firsts: List[int] = []  # first input of each pending state
+    held = 0  # values in the pending states
     split = False  # whether an input's samples are spread over several pending states
     for start, stop in chunk_ranges(total, batch_size):
         if pending and start % nb_samples:
@@ -143,11 +147,11 @@ def reduce_over_samples(
             *extras,
         ))
         firsts.append(start // nb_samples)
-        last = stop == total
-        if len(pending) < PENDING_CHUNKS and not last:
+        held += sum(part.shape.num_elements() or 0 for part in pending[-1])
+        if len(pending) < PENDING_CHUNKS and held < PENDING_ELEMENTS and stop < total:
             continue
         state = _combined(statistic, pending, firsts, split)
-        pending, firsts, split = [], [], False
+        pending, firsts, held, split = [], [], 0, False
         if stop % nb_samples:  # the last input still has samples to come: carry it
             pending, firsts = [tuple(part[-1:] for part in state)], [(stop - 1) // nb_samples]
             state = tuple(part[:-1] for part in state)
