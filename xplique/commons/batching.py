@@ -79,8 +79,8 @@ def pairs_in(start, stop, nb_samples) -> Pairs:
 
 
 #: Chunk states held before they are combined into per-input rows: one combine per this
-#: many model calls, or sooner once the held states reach PENDING_ELEMENTS values (states that
-#: keep every sample, such as `Collect`, are large), so memory stays flat in `nb_samples`.
+#: many model calls, or sooner once the held states reach PENDING_ELEMENTS values, so memory
+#: stays flat in `nb_samples`.
 PENDING_CHUNKS = 32
 PENDING_ELEMENTS = 2**20
 
@@ -137,17 +137,20 @@ def reduce_over_samples(
     held = 0  # values in the pending states
     split = False  # whether an input's samples are spread over several pending states
     for start, stop in chunk_ranges(total, batch_size):
-        if pending and start % nb_samples:
-            split = True
-        pending.append(kernel(
+        state = kernel(
             *tensors,
             tf.constant(start, tf.int64),
             tf.constant(stop, tf.int64),
             tf.constant(first_pair + start, tf.int64),
             *extras,
-        ))
+        )
+        if statistic.per_pair:  # rows are pairs, already in order: nothing to combine
+            finished.append(state)
+            continue
+        split = split or bool(pending and start % nb_samples)
+        pending.append(state)
         firsts.append(start // nb_samples)
-        held += sum(part.shape.num_elements() or 0 for part in pending[-1])
+        held += sum(part.shape.num_elements() or 0 for part in state)
         if len(pending) < PENDING_CHUNKS and held < PENDING_ELEMENTS and stop < total:
             continue
         state = _combined(statistic, pending, firsts, split)

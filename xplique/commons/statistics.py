@@ -15,7 +15,13 @@ State = Tuple[tf.Tensor, ...]
 
 
 class Statistic:
-    """Interface of an online statistic over per-sample values."""
+    """Interface of an online statistic over per-sample values.
+
+    A statistic with `per_pair = True` keeps one state row per pair instead of per input: the
+    loop then concatenates the chunk states in pair order (input-major) and never combines.
+    """
+
+    per_pair = False
 
     def partial(self, values: tf.Tensor, segment_ids: tf.Tensor, num_segments) -> State:
         """Reduce `values` (one row per pair) to one state row per segment (input)."""
@@ -97,6 +103,9 @@ class Variance(Statistic):
 class Collect(Statistic):
     """Every sample's value kept at its position: `(inputs, nb_samples, *value_shape)`.
 
+    Pairs come input-major, so the per-pair values of the chunks, concatenated in order, are
+    already laid out by input then sample: no scatter and no combine (`per_pair`).
+
     For estimators that need all the per-sample values of an input (the scores of a Sobol
     design, the rows of a LIME design matrix). Memory is `nb_samples` values per input, so keep
     the values small (scores, rows in an interpretable space), never whole perturbed inputs.
@@ -107,6 +116,8 @@ class Collect(Statistic):
         Samples per input.
     """
 
+    per_pair = True
+
     def __init__(self, nb_samples: int):
         self.nb_samples = int(nb_samples)
 
@@ -114,19 +125,11 @@ class Collect(Statistic):
         raise TypeError("Collect needs the sample positions: use partial_at")
 
     def partial_at(self, values, segment_ids, sample_index, num_segments):
-        positions = tf.stack(
-            [tf.cast(segment_ids, tf.int32), tf.cast(sample_index, tf.int32)], axis=-1
-        )
-        shape = tf.concat(
-            [tf.reshape(tf.cast(num_segments, tf.int32), [1]), [self.nb_samples],
-             tf.shape(values)[1:]], axis=0
-        )
-        # Pairs of a chunk hit distinct positions, so the scatter places rather than sums.
-        return (tf.scatter_nd(positions, values, shape),)
+        return (values,)
 
     def combine(self, state, segment_ids, num_segments):
-        # Rows of one input hold disjoint samples (zeros elsewhere), so a sum places them.
-        return (tf.math.unsorted_segment_sum(state[0], segment_ids, num_segments),)
+        raise TypeError("Collect keeps one row per pair: its states are concatenated")
 
     def finalize(self, state, nb_samples):
-        return state[0]
+        values = state[0]
+        return tf.reshape(values, tf.concat([[-1, self.nb_samples], tf.shape(values)[1:]], 0))
