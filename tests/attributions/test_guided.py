@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from xplique.attributions import DeconvNet, GuidedBackprop
-from xplique.commons.model_surgery import relu_sites
+from xplique.commons.relu_policies import relu_sites
 
 
 def _dense_relu_network():

@@ -2,14 +2,15 @@
 
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
-from xplique.commons.model_surgery import portable_layer_ref, relu_gradient_policy
+from xplique.commons.model_surgery import portable_layer_ref
+from xplique.commons.relu_policies import relu_gradient_policy
 from xplique.commons.validation import ensure_callable
 
 
 class _ReluPolicyGradients(WhiteBoxExplainer):
     """The input gradient of the score where every ReLU backpropagates by `policy` (a key of
-    :data:`~xplique.commons.model_surgery.RELU_POLICIES`), computed on a rewired copy of the
-    model made by :func:`~xplique.commons.model_surgery.relu_gradient_policy` (its docstring
+    :data:`~xplique.commons.relu_policies.RELU_POLICIES`), computed on a rewired copy of the
+    model made by :func:`~xplique.commons.relu_policies.relu_gradient_policy` (its docstring
     says which ReLUs are rewired and how subclassed models are handled). Concrete presets only
     choose the policy."""
 

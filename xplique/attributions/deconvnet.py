@@ -19,7 +19,7 @@ class DeconvNet(_ReluPolicyGradients):
     which is what is computed. The rule is applied on a clone of the model (same weights), so
     the user's model is never changed; it covers ReLUs held by layers (`activation="relu"`,
     `ReLU()`, `Activation("relu")`), not plain functions inside a custom `call`. See
-    :func:`~xplique.commons.model_surgery.relu_gradient_policy` for subclassed models.
+    :func:`~xplique.commons.relu_policies.relu_gradient_policy` for subclassed models.
     """
 
     policy = "deconv"

@@ -7,8 +7,9 @@ of the run (undone afterwards, even on error).
 
 Layer-level methods build on three more tools: :func:`split_at` (a layer's feature maps and the
 scored output in one pass) with :func:`layer_output_and_gradient`; :func:`find_conv_layer`;
-and :func:`rewire`, which swaps activations (ReLU gradient policies, probes) on a clone made
-by :func:`clone_graph_model` or, for subclassed models, only while a call runs.
+and :func:`rewire`, which swaps activations (the ReLU gradient policies of
+:mod:`xplique.commons.relu_policies`, probes) on a clone made by :func:`clone_graph_model` or,
+for subclassed models, only while a call runs.
 """
 
 import contextlib
@@ -286,24 +287,6 @@ def all_layers(model) -> List:
     return list(flatten(include_self=False, recursive=True))
 
 
-def _is_plain_relu(function) -> bool:
-    return getattr(function, "__name__", None) == "relu"
-
-
-def relu_sites(model) -> List:
-    """`(layer, slot)` pairs where `model` applies a plain ReLU: `slot` is "activation" for
-    layers holding a relu activation (`activation="relu"`, `Activation("relu")`) and "call"
-    for standalone `ReLU()` layers (those with no max value, slope or threshold)."""
-    sites = []
-    for layer in all_layers(model):
-        if isinstance(layer, keras.layers.ReLU):
-            if layer.max_value is None and not layer.negative_slope and not layer.threshold:
-                sites.append((layer, "call"))
-        elif _is_plain_relu(getattr(layer, "activation", None)):
-            sites.append((layer, "activation"))
-    return sites
-
-
 def rewire(sites, replacement: Callable) -> Callable[[], None]:
     """Replace the activation at each `(layer, slot)` site by `replacement(layer, original)`
     (a function of one tensor) and return the function that restores them all.
@@ -351,82 +334,6 @@ def rewired(sites, replacement: Callable):
         yield
     finally:
         restore()
-
-
-@tf.custom_gradient
-def guided_relu(x):
-    """ReLU whose gradient passes only where the input and the incoming gradient are positive
-    (Springenberg et al., 2014)."""
-
-    def gradient(upstream):
-        keep = tf.logical_and(x > 0, upstream > 0)
-        return upstream * tf.cast(keep, upstream.dtype)
-
-    return tf.nn.relu(x), gradient
-
-
-@tf.custom_gradient
-def deconv_relu(x):
-    """ReLU whose gradient is the ReLU of the incoming gradient, whatever the input
-    (Zeiler and Fergus, 2014)."""
-
-    def gradient(upstream):
-        return tf.nn.relu(upstream)
-
-    return tf.nn.relu(x), gradient
-
-
-RELU_POLICIES = {"guided": guided_relu, "deconv": deconv_relu}
-
-
-def relu_gradient_policy(model, policy: str):
-    """A model computing what `model` computes, whose ReLUs backpropagate by `policy`
-    ("guided" or "deconv"). The user's model is never changed.
-
-    Sequential and functional models are cloned (same weights) and the clone's ReLUs rewired.
-    Subclassed Keras models (and graph models holding a layer that cannot be rebuilt from its
-    config) cannot be cloned: the returned wrapper rewires their ReLU layers only while it
-    runs (undone after each call; compiled kernels keep the rewired graph they traced).
-    ReLUs applied outside layers (`tf.nn.relu` inside a custom `call`) are not seen.
-    """
-    if policy not in RELU_POLICIES:
-        raise ValueError(f"`policy` must be one of {sorted(RELU_POLICIES)}. Received: {policy!r}")
-    function = RELU_POLICIES[policy]
-    if is_graph_model(model):
-        try:
-            copy = clone_graph_model(model)
-        except (TypeError, ValueError, NotImplementedError):
-            copy = None  # e.g. a custom layer that cannot be rebuilt from its config
-        if copy is not None:
-            rewire(relu_sites(copy), lambda layer, original: function)  # our copy: never undone
-            return copy
-    if isinstance(model, keras.Model):
-        return _RewiredModel(model, relu_sites(model), lambda layer, original: function)
-    raise TypeError(
-        f"`model` must be a Keras model whose ReLUs are layers (the {policy} ReLU policy "
-        f"rewires them). Received: {type(model).__name__}"
-    )
-
-
-class _RewiredModel:
-    """Runs a subclassed Keras model with some activations rewired for the call's duration."""
-
-    def __init__(self, model, sites, replacement):
-        self.model = model
-        self.sites = sites
-        self.replacement = replacement
-
-    @property
-    def layers(self):
-        return self.model.layers
-
-    @property
-    def name(self):
-        return self.model.name
-
-    def __call__(self, inputs, training=False):
-        with rewired(self.sites, self.replacement):
-            return self.model(inputs, training=training)
 
 
 def portable_layer_ref(model, layer: LayerRef) -> LayerRef:
