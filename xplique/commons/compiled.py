@@ -6,13 +6,15 @@ ragged last batch therefore reuses the same graph: one trace per distinct per-sa
 Kernels close over the model (they are built per explainer), never take it as an argument.
 """
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import tensorflow as tf
 
 
-def _relaxed_spec(value: tf.Tensor) -> tf.TensorSpec:
+def _relaxed_spec(value: tf.Tensor, every_axis: bool = False) -> tf.TensorSpec:
     shape = tuple(value.shape)
+    if every_axis:
+        return tf.TensorSpec((None,) * len(shape), value.dtype)
     relaxed = shape if not shape else (None,) + shape[1:]
     return tf.TensorSpec(relaxed, value.dtype)
 
@@ -25,21 +27,38 @@ class Compiled:
     fn
         Python function of tensors only. Rank-0 arguments keep their scalar shape; every other
         argument has its first dimension relaxed to `None`.
+    fully_relaxed
+        Positions of the arguments whose every dimension is relaxed: tensors whose other sizes
+        change from call to call without changing the computation (e.g. a number of
+        interpretable features that depends on the inputs), so they never cause a trace.
     """
 
-    def __init__(self, fn: Callable):
+    def __init__(self, fn: Callable, fully_relaxed: Sequence[int] = ()):
         self._fn = fn
+        self._fully_relaxed = frozenset(fully_relaxed)
         self._functions: Dict[Tuple, tf.types.experimental.GenericFunction] = {}
+        self._concrete: Dict[Tuple, tf.types.experimental.ConcreteFunction] = {}
 
     def __call__(self, *args: tf.Tensor):
-        specs = tuple(_relaxed_spec(arg) for arg in args)
-        key = tuple((spec.shape.as_list(), spec.dtype) for spec in specs)
-        key = tuple((tuple(shape), dtype) for shape, dtype in key)
-        function = self._functions.get(key)
-        if function is None:
+        key = tuple(self._key(i, arg) for i, arg in enumerate(args))
+        concrete = self._concrete.get(key)
+        if concrete is None:
+            specs = tuple(_relaxed_spec(arg, i in self._fully_relaxed)
+                          for i, arg in enumerate(args))
             function = tf.function(self._fn, input_signature=specs)
             self._functions[key] = function
-        return function(*args)
+            concrete = self._concrete[key] = function.get_concrete_function()
+        # The concrete function skips tf.function's per-call dispatch (argument binding and
+        # signature matching), about half of a call's fixed cost: the loops call kernels once
+        # per `batch_size` evaluations.
+        return concrete(*args)
+
+    def _key(self, position: int, arg: tf.Tensor) -> Tuple:
+        """What the traced graph depends on: the dtype and the relaxed shape."""
+        shape = arg.shape
+        if position in self._fully_relaxed:
+            return arg.dtype, shape.rank
+        return arg.dtype, shape.rank, tuple(shape[1:])
 
     @property
     def tracing_count(self) -> int:
