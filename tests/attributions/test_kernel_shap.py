@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tests.conftest import CountingModel, make_inputs, make_model, one_hot
 from xplique.attributions import KernelShap
-from xplique.commons.masks import shapley_coalitions
+from xplique.commons.masks import shapley_coalitions, shapley_size_distribution
 from xplique.commons.random import pair_uniform
 
 
@@ -65,7 +65,9 @@ def test_coalition_sizes_follow_the_shapley_kernel():
     features, draws = 6, 20000
     noise = pair_uniform(0, 0, draws, (features,))
     size_noise = pair_uniform(0, 0, draws, (), stream=1)
-    coalitions = shapley_coalitions(noise, size_noise, tf.fill([draws], features)).numpy()
+    counts = np.full(draws, features)
+    coalitions = shapley_coalitions(noise, size_noise, tf.constant(counts),
+                                    shapley_size_distribution(counts, features)).numpy()
     sizes = coalitions.sum(1).astype(int)
     kernel = np.array([(features - 1) / (k * (features - k)) for k in range(1, features)])
     expected = kernel / kernel.sum()
@@ -73,6 +75,25 @@ def test_coalition_sizes_follow_the_shapley_kernel():
     np.testing.assert_allclose(observed, expected, atol=0.01)
     # Every feature is equally likely to be in a coalition of a given size.
     np.testing.assert_allclose(coalitions[sizes == 2].mean(0), 2 / features, atol=0.02)
+
+
+def test_coalitions_keep_the_features_with_the_smallest_noise():
+    """Each coalition keeps exactly its drawn number of features, the ones with the smallest
+    noise among the input's own features (padded features never)."""
+    rng = np.random.default_rng(0)
+    draws, width = 300, 40
+    counts = rng.integers(1, width + 1, size=draws)
+    noise = rng.uniform(size=(draws, width)).astype("float32")
+    size_noise = rng.uniform(size=draws).astype("float32")
+    coalitions = shapley_coalitions(tf.constant(noise), tf.constant(size_noise),
+                                    tf.constant(counts),
+                                    shapley_size_distribution(counts, width)).numpy()
+    for row, count, values in zip(coalitions, counts, noise):
+        size = int(row.sum())
+        assert 1 <= size <= max(count - 1, 1)
+        assert not row[count:].any()
+        smallest = np.argsort(values[:count])[:size]
+        np.testing.assert_array_equal(np.flatnonzero(row), np.sort(smallest))
 
 
 def test_exact_model_calls_and_largest_batch():

@@ -40,6 +40,20 @@ def test_weighted_ridge_matches_scikit_learn():
         np.testing.assert_allclose(fast.numpy(), slow.numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_weighted_ridge_with_more_features_than_samples_matches_scikit_learn():
+    """Images have more superpixels than LIME draws samples: the dual system is solved."""
+    rng = np.random.default_rng(1)
+    z = (rng.uniform(size=(2, 12, 30)) < 0.5).astype("float32")
+    z[1, :, 25:] = 0.0
+    y = rng.normal(size=(2, 12)).astype("float32")
+    w = rng.uniform(size=(2, 12)).astype("float32")
+    counts = tf.constant([30, 25])
+    fast = weighted_ridge(tf.constant(z), tf.constant(y), tf.constant(w), counts, 2.0)
+    slow = sklearn_fit(Ridge(alpha=2.0))(tf.constant(z), tf.constant(y), tf.constant(w), counts)
+    np.testing.assert_allclose(fast.numpy(), slow.numpy(), rtol=1e-4, atol=1e-6)
+    assert np.all(fast.numpy()[1, 25:] == 0.0)
+
+
 def test_custom_interpretable_model_is_cloned_not_fitted_in_place():
     lasso = Lasso(alpha=0.01)
     x = np.ones((2, 6), "float32")
@@ -144,3 +158,60 @@ def test_default_segments_fall_back_to_a_grid_on_tiny_images():
     assert np.all(np.diff(grid[:, 0]) >= 0) and np.all(np.diff(grid[0]) >= 0)
     textured = np.random.default_rng(0).uniform(0, 1, (32, 32, 1)).astype("float32")
     assert len(np.unique(default_segments(textured))) >= MIN_SUPERPIXELS
+
+
+@pytest.mark.parametrize("distance_mode", ["euclidean", "cosine"])
+@pytest.mark.parametrize("modality", ["images", "time_series", "tabular"])
+def test_similarity_from_segment_sums_equals_the_distance_to_the_perturbed_copy(
+        distance_mode, modality):
+    """The default weights are computed from per-segment sums; they must equal
+    `exp(-d^2 / width^2)` for the distance `d` between each input and its perturbed copy."""
+    from xplique.attributions.lime import ExponentialSimilarity
+    from xplique.commons.masks import broadcast_to_input, cell_shape, expand_segments
+
+    rng = np.random.default_rng(0)
+    inputs = tf.constant(make_inputs(modality, 3))
+    cells = cell_shape(inputs.shape[1:])
+    width = 5
+    maps = tf.constant(rng.integers(0, width, size=(3,) + cells).astype("int32"))
+    reference = tf.constant(rng.uniform(size=inputs.shape[1:]).astype("float32"))
+    coalitions = tf.constant((rng.uniform(size=(3, width)) < 0.5).astype("float32"))
+    kept = broadcast_to_input(expand_segments(coalitions, maps), inputs.shape.rank)
+    perturbed = reference + kept * (inputs - reference)
+
+    similarity = ExponentialSimilarity(distance_mode, kernel_width=3.0)
+    statistics = similarity.statistics(inputs, reference, maps, width)
+    weights = similarity(inputs, coalitions, perturbed, statistics).numpy()
+
+    flat_x = inputs.numpy().reshape(3, -1).astype("float64")
+    flat_p = perturbed.numpy().reshape(3, -1).astype("float64")
+    if distance_mode == "euclidean":
+        distance = np.linalg.norm(flat_x - flat_p, axis=1)
+    else:
+        cosine = (flat_x * flat_p).sum(1) / (np.linalg.norm(flat_x, axis=1)
+                                              * np.linalg.norm(flat_p, axis=1))
+        distance = 1.0 - cosine
+    np.testing.assert_allclose(weights, np.exp(-distance**2 / 9.0), rtol=1e-5, atol=1e-6)
+
+
+def test_non_binary_perturbation_function_is_refused():
+    explainer = Lime(_linear, pertub_func=lambda features, samples: np.full(
+        (samples, features), 0.5), nb_samples=4)
+    with pytest.raises(ValueError, match="binary"):
+        explainer(np.ones((1, 6), "float32"), np.zeros(1, int))
+
+
+@pytest.mark.parametrize("with_designs", [False, True])
+def test_a_new_number_of_features_does_not_trace_again(with_designs):
+    """The design width follows the inputs' segment counts; it must not cause a trace."""
+    rows = np.concatenate([np.eye(6), np.zeros((1, 6))])
+    kwargs = dict(pertub_func=lambda f, n: rows[np.arange(n) % (f + 1), :f]) \
+        if with_designs else {}
+    explainer = Lime(_linear, nb_samples=8, seed=0, **kwargs)
+    x = np.ones((2, 6), "float32")
+    explainer.map_to_interpret_space = np.array([[0, 0, 1, 1, 2, 2]] * 2)
+    explainer(x, np.zeros(2, int))
+    traces = explainer.tracing_count
+    explainer.map_to_interpret_space = np.array([[0, 1, 2, 3, 4, 5]] * 2)
+    explainer(x, np.zeros(2, int))
+    assert explainer.tracing_count == traces

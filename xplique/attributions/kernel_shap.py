@@ -4,19 +4,25 @@ import tensorflow as tf
 
 from xplique.attributions.base import BlackBoxExplainer
 from xplique.commons.interpretable import (
+    UniformSimilarity,
     coalition_kernel,
     default_reference,
     efficient_regression,
     explain_with_surrogate,
 )
-from xplique.commons.masks import first_features, reference_value, shapley_coalitions
+from xplique.commons.masks import (
+    first_features,
+    reference_value,
+    shapley_coalitions,
+    shapley_size_distribution,
+)
 from xplique.commons.model_adapters import black_box_model
 from xplique.commons.random import pair_uniform
 from xplique.commons.validation import ensure_positive_int, ensure_seed
 
 
-def _uniform_similarity(inputs, coalitions, perturbed):
-    return tf.ones([tf.shape(coalitions)[0]], tf.float32)
+def _unweighted_efficient_regression(coalitions, scores, weights, nb_features):
+    return efficient_regression(coalitions, scores, nb_features)
 
 
 class KernelShap(BlackBoxExplainer):
@@ -62,17 +68,19 @@ class KernelShap(BlackBoxExplainer):
         self.seed = seed
         ensure_seed(seed)
         self.verbose = bool(verbose)
+        self._similarity = UniformSimilarity()
         self._coalition_scores = coalition_kernel(
             self._scored_model, self.operator, self.nb_samples, self._coalitions,
-            _uniform_similarity,
+            self._similarity,
         )
 
     @staticmethod
-    def _coalitions(seed, first_pair, sample_index, nb_features, width, nb_cells):
+    def _coalitions(seed, first_pair, sample_index, nb_features, width, nb_cells,
+                    size_distribution):
         nb_pairs = tf.shape(sample_index)[0]
         noise = pair_uniform(seed, first_pair, nb_pairs, (nb_cells,), stream=0)[:, :width]
         size_noise = pair_uniform(seed, first_pair, nb_pairs, (), stream=1)
-        drawn = shapley_coalitions(noise, size_noise, nb_features)
+        drawn = shapley_coalitions(noise, size_noise, nb_features, size_distribution)
         full = first_features(nb_features, width)
         index = sample_index[:, None]
         return tf.where(index == 0, 0.0, tf.where(index == 1, full, drawn))
@@ -82,7 +90,8 @@ class KernelShap(BlackBoxExplainer):
         return explain_with_surrogate(
             self._coalition_scores, inputs, targets, first_input,
             nb_samples=self.nb_samples, batch_size=self.batch_size,
-            mapping=self.map_to_interpret_space, fit=efficient_regression,
+            mapping=self.map_to_interpret_space, fit=_unweighted_efficient_regression,
             seed=ensure_seed(self.seed), reference=reference_value(ref, inputs.shape[1:]),
+            similarity=self._similarity, sampler_table=shapley_size_distribution,
             verbose=self.verbose, description="KernelShap",
         )

@@ -5,13 +5,15 @@ import tensorflow as tf
 
 from xplique.attributions.base import BlackBoxExplainer
 from xplique.commons.interpretable import (
+    PerturbedSimilarity,
+    Similarity,
     coalition_kernel,
     default_reference,
     explain_with_surrogate,
     sklearn_fit,
     weighted_ridge,
 )
-from xplique.commons.masks import bernoulli_coalitions, reference_value
+from xplique.commons.masks import bernoulli_coalitions, reference_value, segment_sums
 from xplique.commons.model_adapters import black_box_model
 from xplique.commons.random import pair_uniform
 from xplique.commons.validation import (
@@ -26,22 +28,53 @@ from xplique.commons.validation import (
 _DEFAULT_ALPHA = 2.0
 
 
-def exponential_similarity(distance_mode: str, kernel_width: float):
-    """`exp(-d^2 / width^2)` with `d` the euclidean or cosine distance between each input and
-    its perturbed copy (flattened)."""
+class ExponentialSimilarity(Similarity):
+    """`exp(-d^2 / width^2)`, `d` the euclidean or cosine distance between an input and its
+    perturbed copy (flattened).
 
-    def similarity(inputs, coalitions, perturbed):
-        flat_inputs = tf.reshape(inputs, [tf.shape(inputs)[0], -1])
-        flat_perturbed = tf.reshape(perturbed, [tf.shape(perturbed)[0], -1])
-        if distance_mode == "euclidean":
-            distance = tf.norm(flat_inputs - flat_perturbed, axis=1)
+    A perturbed copy is `ref + c[segment] * (x - ref)`, so both distances are sums over the
+    input's segments: the squared euclidean distance is `sum_f (1 - c_f)^2 E_f` with
+    `E_f = |x - ref|^2` over segment `f`, and the dot products and norms of the cosine are
+    likewise linear or quadratic in `c`. The per-segment sums are computed once per input
+    (:meth:`statistics`); each sample's weight then costs O(features), not O(input size).
+    """
+
+    def __init__(self, distance_mode: str, kernel_width: float):
+        self.distance_mode = distance_mode
+        self.kernel_width = kernel_width
+
+    def statistics(self, inputs, reference, maps, width):
+        reference = tf.broadcast_to(reference, tf.shape(inputs))
+        delta = inputs - reference
+
+        def per_cell(a, b):  # products summed over the channels of an image
+            product = a * b
+            return tf.reduce_sum(product, -1) if product.shape.rank == 4 else product
+
+        if self.distance_mode == "euclidean":
+            terms = [per_cell(delta, delta)]
         else:
-            cosine = tf.reduce_sum(tf.math.l2_normalize(flat_inputs, 1)
-                                   * tf.math.l2_normalize(flat_perturbed, 1), axis=1)
-            distance = 1.0 - cosine
-        return tf.exp(-tf.square(distance) / kernel_width**2)
+            terms = [per_cell(inputs, reference), per_cell(inputs, delta),
+                     per_cell(reference, reference), per_cell(reference, delta),
+                     per_cell(delta, delta)]
+        return segment_sums(tf.stack(terms, -1), maps, width)
 
-    return similarity
+    def __call__(self, pair_inputs, coalitions, perturbed, statistics):
+        kept = coalitions[:, :, None]
+        if self.distance_mode == "euclidean":
+            squared = tf.reduce_sum(tf.square(1.0 - kept) * statistics, axis=[1, 2])
+        else:
+            # x.ref, x.(x - ref), ref.ref, ref.(x - ref), |x - ref|^2 per segment
+            x_ref, x_delta, ref_ref, ref_delta, delta_delta = (
+                statistics[:, :, i] for i in range(5))
+            c = coalitions
+            dot = tf.reduce_sum(x_ref + c * x_delta, 1)
+            x_norm = tf.reduce_sum(x_ref + x_delta, 1)
+            p_norm = tf.reduce_sum(ref_ref + 2.0 * c * ref_delta + c * c * delta_delta, 1)
+            cosine = dot * tf.math.rsqrt(tf.maximum(x_norm, 1e-12)) \
+                * tf.math.rsqrt(tf.maximum(p_norm, 1e-12))
+            squared = tf.square(1.0 - cosine)
+        return tf.exp(-squared / self.kernel_width**2)
 
 
 def linear_fit_for(interpretable_model):
@@ -90,8 +123,8 @@ class Lime(BlackBoxExplainer):
         function of one batch of pairs (replaces `distance_mode` and `kernel_width`).
     pertub_func
         None or `pertub_func(nb_features, nb_samples) -> (nb_samples, nb_features)` binary
-        coalitions, called on the host once per input (its own randomness; `seed` does not
-        apply).
+        coalitions (1 keeps a feature, 0 shows `ref_value`), called on the host once per input
+        (its own randomness; `seed` does not apply).
     map_to_interpret_space
         The features of each input: None (superpixels for images, one feature per cell for
         time series and tabular rows), a callable `f(sample) -> integer segment ids` of the
@@ -145,15 +178,19 @@ class Lime(BlackBoxExplainer):
         self.seed = seed
         ensure_seed(seed)
         self.verbose = bool(verbose)
+        self._similarity = (
+            ExponentialSimilarity(self.distance_mode, self.kernel_width)
+            if similarity_kernel is None else PerturbedSimilarity(similarity_kernel)
+        )
         self._coalition_scores = coalition_kernel(
             self._scored_model, self.operator, self.nb_samples, self._coalitions,
-            similarity_kernel or exponential_similarity(self.distance_mode, self.kernel_width),
+            self._similarity,
         )
 
     def _coalitions(self, seed, first_pair, sample_index, nb_features, width, nb_cells,
-                    *designs):
-        if designs:
-            return tf.gather(designs[0], sample_index, batch_dims=1)
+                    designs):
+        if self.pertub_func is not None:  # rows drawn on the host: (n, nb_samples, width)
+            return tf.gather(designs, sample_index, batch_dims=1)
         noise = pair_uniform(seed, first_pair, tf.shape(sample_index)[0], (nb_cells,))
         return bernoulli_coalitions(noise[:, :width], nb_features, self.prob)
 
@@ -166,6 +203,11 @@ class Lime(BlackBoxExplainer):
                     f"`pertub_func` must return an array of shape (nb_samples, nb_features) = "
                     f"({self.nb_samples}, {count}). Received: shape {drawn.shape}"
                 )
+            if not np.all((drawn == 0) | (drawn == 1)):
+                raise ValueError(
+                    "`pertub_func` must return binary coalitions (1 keeps a feature, 0 shows "
+                    f"`ref_value`). Received values {np.unique(drawn)[:5]}"
+                )
             designs[i, :, :count] = drawn
         return designs
 
@@ -175,7 +217,7 @@ class Lime(BlackBoxExplainer):
             self._coalition_scores, inputs, targets, first_input,
             nb_samples=self.nb_samples, batch_size=self.batch_size,
             mapping=self.map_to_interpret_space, fit=self._fit, seed=ensure_seed(self.seed),
-            reference=reference_value(ref, inputs.shape[1:]),
-            designs=self._host_designs if self.pertub_func is not None else None,
+            reference=reference_value(ref, inputs.shape[1:]), similarity=self._similarity,
+            sampler_table=self._host_designs if self.pertub_func is not None else None,
             verbose=self.verbose, description="Lime",
         )

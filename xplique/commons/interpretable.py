@@ -32,43 +32,107 @@ def default_reference(input_shape) -> float:
     return 0.5 if len(input_shape) == 3 and input_shape[-1] == 3 else 0.0
 
 
+def no_statistics(inputs, reference, maps, width) -> tf.Tensor:
+    """An empty per-input tensor `(N, 0)`: the per-input slot of methods that need none."""
+    return tf.zeros([tf.shape(inputs)[0], 0], tf.float32)
+
+
+class Similarity:
+    """Sample weights of a surrogate, computed in the kernel for each (input, coalition) pair.
+
+    A similarity may need per-input statistics, computed once per group of inputs by
+    :meth:`statistics` and handed back, gathered per pair, to :meth:`__call__`. Weights that
+    only depend on per-segment sums of the input (distances to the perturbed copy) are then
+    computed from the coalitions alone, without any per-pixel work per sample.
+    """
+
+    def statistics(self, inputs, reference, maps, width) -> tf.Tensor:
+        """Per-input tensor `(N, ...)` for :meth:`__call__` (default: none, `(N, 0)`)."""
+        return no_statistics(inputs, reference, maps, width)
+
+    def __call__(self, pair_inputs, coalitions, perturbed, statistics) -> tf.Tensor:
+        """Weights `(n,)` of `n` pairs: their inputs, coalitions `(n, width)`, perturbed
+        copies and gathered statistics."""
+        raise NotImplementedError
+
+
+class UniformSimilarity(Similarity):
+    """Every sample weighs 1 (KernelSHAP draws its coalitions from the Shapley kernel)."""
+
+    def __call__(self, pair_inputs, coalitions, perturbed, statistics):
+        return tf.ones([tf.shape(coalitions)[0]], tf.float32)
+
+
+class PerturbedSimilarity(Similarity):
+    """A user function `kernel(inputs, coalitions, perturbed) -> (n,)` of one batch of pairs."""
+
+    def __init__(self, kernel: Callable):
+        self.kernel = kernel
+
+    def __call__(self, pair_inputs, coalitions, perturbed, statistics):
+        return tf.cast(tf.reshape(self.kernel(pair_inputs, coalitions, perturbed), [-1]),
+                       tf.float32)
+
+
+def _show_coalitions(coalitions, maps, inputs, reference):
+    kept = broadcast_to_input(expand_segments(coalitions, maps), inputs.shape.rank)
+    return inputs * kept + reference * (1.0 - kept)
+
+
+#: `show_coalitions(coalitions (n, F), maps (n, *cells), inputs (n, ...), reference)`: each
+#: input with the features its coalition leaves out set to the reference. Compiled by XLA, which
+#: fuses the per-cell gather and the blend into one pass over the inputs (about 3x faster than
+#: the separate ops on CPU); the products with 0 and 1 keep the values exact.
+show_coalitions = tf.function(_show_coalitions, jit_compile=True)
+
+
 def _design_rows(pair_scores, aux, *pair_tensors):
     coalitions, similarities = aux
     return tf.concat([coalitions, pair_scores[:, None], similarities[:, None]], axis=1)
 
 
-def coalition_kernel(model, operator, nb_samples: int, draw: Callable, similarity: Callable):
+def coalition_kernel(model, operator, nb_samples: int, draw: Callable, similarity: Similarity):
     """Compiled perturbation kernel collecting `[coalition, score, similarity]` rows.
+
+    A coalition `c` (one value in {0, 1} per feature, 1 = kept) shows each cell of an input
+    `x` as `x` where `c[segment] = 1` and as `ref` elsewhere, i.e. `ref + c[segment] (x - ref)`.
 
     Parameters
     ----------
     draw
-        `draw(seed, first_pair, sample_index, nb_features, width, nb_cells, *designs)
-        -> coalitions (n, width)` in {0, 1}, made in the kernel.
+        `draw(seed, first_pair, sample_index, nb_features, width, nb_cells, table)
+        -> coalitions (n, width)` in {0, 1}, made in the kernel; `table` holds the pairs' rows
+        of the sampler's per-input table (see :func:`explain_with_surrogate`), `(n, 0)` when
+        there is none.
     similarity
-        `similarity(inputs, coalitions, perturbed) -> (n,)` weights of the samples.
+        The samples' weights (a :class:`Similarity`).
 
-    Per-input tensors of the kernel: segment maps `(N, *cells)` and numbers of features `(N,)`
-    (plus any per-input tensors `draw` needs); extras: the seed, the design width and the
-    reference value shown for the features a coalition leaves out (shape of one input).
+    Per-input tensors of the kernel: segment maps `(N, *cells)`, numbers of features `(N,)`,
+    the sampler's table (or `(N, 0)`), and the similarity's statistics;
+    extras: the seed, the design width and the reference value shown for the features a
+    coalition leaves out (shape of one input).
     """
 
     def make_perturbed(pair_inputs, sample_index, first_pair, seed, width, reference, maps,
-                       nb_features, *designs):
+                       nb_features, table, statistics):
         nb_cells = int(np.prod(maps.shape[1:]))
-        coalitions = draw(seed, first_pair, sample_index, nb_features, width, nb_cells, *designs)
-        kept = broadcast_to_input(expand_segments(coalitions, maps), pair_inputs.shape.rank)
-        perturbed = pair_inputs * kept + (1.0 - kept) * reference
-        return perturbed, (coalitions, similarity(pair_inputs, coalitions, perturbed))
+        coalitions = draw(seed, first_pair, sample_index, nb_features, width, nb_cells, table)
+        perturbed = show_coalitions(coalitions, maps, pair_inputs, reference)
+        return perturbed, (coalitions, similarity(pair_inputs, coalitions, perturbed,
+                                                  statistics))
 
+    # The sampler's table and the similarity's statistics have a width that changes with the
+    # inputs: relaxed, so that a new number of features never causes a trace.
     return perturbed_scores_of(model, operator, nb_samples, make_perturbed,
-                               Collect(nb_samples), values_of=_design_rows)
+                               Collect(nb_samples), values_of=_design_rows,
+                               fully_relaxed=(4, 5))
 
 
 def explain_with_surrogate(kernel, inputs, targets, first_input: int, *, nb_samples: int,
                            batch_size: int, mapping, fit: Callable, seed: int,
-                           reference: np.ndarray, designs: Optional[Callable] = None,
-                           verbose: bool = False, description: str = "") -> tf.Tensor:
+                           reference: np.ndarray, similarity: Similarity,
+                           sampler_table: Optional[Callable] = None, verbose: bool = False,
+                           description: str = "") -> tf.Tensor:
     """Explain a group with a kernel from :func:`coalition_kernel` and a surrogate `fit`.
 
     Parameters
@@ -81,15 +145,25 @@ def explain_with_surrogate(kernel, inputs, targets, first_input: int, *, nb_samp
     fit
         `fit(coalitions (B, n, F), scores (B, n), weights (B, n), nb_features (B,))
         -> coefficients (B, F)`.
-    designs
-        Optional `designs(nb_features, width) -> (N, nb_samples, width)` coalitions made on the
-        host (user perturbation functions), passed to the kernel as a per-input tensor.
+    similarity
+        The kernel's :class:`Similarity` (its per-input statistics are computed here).
+    sampler_table
+        Optional `sampler_table(nb_features, width) -> (N, ...)`: a per-input array computed on
+        the host from the inputs' numbers of features and the design width, handed to `draw`
+        (LIME: the coalitions of a user's `pertub_func`; KernelSHAP: the distribution of the
+        coalition sizes).
     """
     maps, counts = segment_maps(inputs, mapping, first_input)
     width = int(counts.max())
-    per_input = [tf.constant(maps), tf.constant(counts)]
-    if designs is not None:
-        per_input.append(tf.constant(designs(counts, width), tf.float32))
+    reference = tf.constant(np.broadcast_to(reference, inputs.shape[1:]), tf.float32)
+    maps = tf.constant(maps)
+    per_input = [
+        maps,
+        tf.constant(counts),
+        no_statistics(inputs, reference, maps, width) if sampler_table is None
+        else tf.constant(sampler_table(counts, width), tf.float32),
+        similarity.statistics(inputs, reference, maps, width),
+    ]
 
     def finish(rows, block_inputs, block_targets, block_maps, block_counts, *rest):
         coefficients = fit(rows[..., :width], rows[..., width], rows[..., width + 1],
@@ -100,8 +174,7 @@ def explain_with_surrogate(kernel, inputs, targets, first_input: int, *, nb_samp
     return reduce_perturbed(
         kernel, [inputs, targets, *per_input], nb_samples, batch_size, Collect(nb_samples),
         first_input=first_input,
-        extras=(tf.constant(seed, tf.int64), tf.constant(width, tf.int32),
-                tf.constant(np.broadcast_to(reference, inputs.shape[1:]), tf.float32)),
+        extras=(tf.constant(seed, tf.int64), tf.constant(width, tf.int32), reference),
         finish=finish, inputs_per_block=inputs_per_block(nb_samples, batch_size, width + 2),
         verbose=verbose, description=description,
     )
@@ -112,6 +185,18 @@ def _uniform_if_all_zero(weights):
     return tf.where(total > 0, weights, tf.ones_like(weights))
 
 
+def exact_products(a: tf.Tensor, b: tf.Tensor, transpose_a=False, transpose_b=False):
+    """Batched `a @ b` in float64, multiplied in float32.
+
+    Coalitions are 0/1 and KernelSHAP's weights are 1: their products are integer counts below
+    2^24, exact in float32, and float32 matrix products are several times faster than float64
+    ones.
+    """
+    product = tf.matmul(tf.cast(a, tf.float32), tf.cast(b, tf.float32),
+                        transpose_a=transpose_a, transpose_b=transpose_b)
+    return tf.cast(product, tf.float64)
+
+
 def weighted_ridge(coalitions, scores, weights, nb_features, alpha: float = 0.0):
     """Coefficients of the weighted ridge regression with intercept of `scores` on
     `coalitions`, one per input, in float64.
@@ -119,7 +204,10 @@ def weighted_ridge(coalitions, scores, weights, nb_features, alpha: float = 0.0)
     Minimises `sum_k w_k (y_k - b - z_k . c)^2 + alpha |c|^2`; with `alpha = 0` the minimum-norm
     least-squares solution. Weights that are all zero fall back to uniform weights. With
     `alpha > 0` the smaller of the primal (features x features) and dual (samples x samples)
-    systems is solved by Cholesky.
+    systems is solved by Cholesky; the dual Gram matrix of the centred, weighted design
+    `D = sqrt(w) (Z - 1 m^T)` is expanded as
+    `sqrt(w) (Z Z^T - (Z m) 1^T - 1 (Z m)^T + |m|^2) sqrt(w)^T`, so that its one large product,
+    `Z Z^T`, is of the coalitions themselves (see :func:`exact_products`).
     """
     z = tf.cast(coalitions, tf.float64)
     y = tf.cast(scores, tf.float64)
@@ -130,13 +218,19 @@ def weighted_ridge(coalitions, scores, weights, nb_features, alpha: float = 0.0)
     z_mean = tf.einsum("bn,bnf->bf", w, z) / total
     y_mean = tf.reduce_sum(w * y, axis=1, keepdims=True) / total
     root = tf.sqrt(w)
-    design = (z - z_mean[:, None, :]) * root[:, :, None]  # (B, n, F), padded columns are 0
     target = (y - y_mean) * root
     if alpha > 0 and width > nb_samples:
-        dual = tf.matmul(design, design, transpose_b=True)
+        along = tf.linalg.matvec(z, z_mean)  # (B, n): z_k . m
+        centred = (exact_products(coalitions, coalitions, transpose_b=True)
+                   - along[:, :, None] - along[:, None, :]
+                   + tf.reduce_sum(tf.square(z_mean), 1)[:, None, None])
+        dual = centred * root[:, :, None] * root[:, None, :]
         dual += alpha * tf.eye(nb_samples, dtype=tf.float64)
         solved = tf.linalg.cholesky_solve(tf.linalg.cholesky(dual), target[:, :, None])
-        return tf.linalg.matvec(design, solved[:, :, 0], transpose_a=True) * valid
+        weighted = solved[:, :, 0] * root  # D^T s = (Z - 1 m^T)^T (sqrt(w) s)
+        return (tf.linalg.matvec(z, weighted, transpose_a=True)
+                - z_mean * tf.reduce_sum(weighted, 1, keepdims=True)) * valid
+    design = (z - z_mean[:, None, :]) * root[:, :, None]  # (B, n, F), padded columns are 0
     gram = tf.matmul(design, design, transpose_a=True)
     gram += tf.linalg.diag(alpha * valid + (1.0 - valid))
     moments = tf.linalg.matvec(design, target, transpose_a=True)
@@ -146,27 +240,26 @@ def weighted_ridge(coalitions, scores, weights, nb_features, alpha: float = 0.0)
     return tf.linalg.matvec(tf.linalg.pinv(gram), moments) * valid
 
 
-def efficient_regression(coalitions, scores, weights, nb_features):
-    """Weighted least squares under the efficiency constraint of Shapley values.
+def efficient_regression(coalitions, scores, nb_features):
+    """Least squares under the efficiency constraint of Shapley values.
 
     Sample 0 of each input must be the empty coalition and sample 1 the full one: the
-    coefficients `c` minimise `sum_k w_k (y_k - y_0 - z_k . c)^2` subject to
-    `sum_f c_f = y_1 - y_0`, in float64. With `A = Z^T W Z` and `b = Z^T W (y - y_0)`, the
-    Lagrange conditions give `c = A^-1 (b - lambda 1)` with `lambda` set by the constraint;
-    `A` gets a relative 1e-10 ridge, so rank-deficient designs (fewer samples than features)
-    get the limit minimum-norm solution instead of failing.
+    coefficients `c` minimise `sum_k (y_k - y_0 - z_k . c)^2` subject to
+    `sum_f c_f = y_1 - y_0`, in float64. With `A = Z^T Z` (counts, see
+    :func:`exact_products`) and `b = Z^T (y - y_0)`, the Lagrange conditions give
+    `c = A^-1 (b - lambda 1)` with `lambda` set by the constraint; `A` gets a relative 1e-10
+    ridge, so rank-deficient designs (fewer samples than features) get the limit minimum-norm
+    solution instead of failing.
     """
     z = tf.cast(coalitions, tf.float64)
     y = tf.cast(scores, tf.float64)
-    w = _uniform_if_all_zero(tf.cast(weights, tf.float64))
     width = int(z.shape[2])
     valid = tf.cast(first_features(nb_features, width), tf.float64)
     empty, full = y[:, :1], y[:, 1]
-    root = tf.sqrt(w)[:, :, None]
-    gram = tf.matmul(z * root, z * root, transpose_a=True)
+    gram = exact_products(coalitions, coalitions, transpose_a=True)
     scale = tf.reduce_sum(tf.linalg.diag_part(gram), axis=1, keepdims=True) / width + 1.0
     gram += tf.linalg.diag(1e-10 * scale * valid + (1.0 - valid))
-    moments = tf.linalg.matvec(z, w * (y - empty), transpose_a=True)
+    moments = tf.linalg.matvec(z, y - empty, transpose_a=True)
     solved = tf.linalg.cholesky_solve(tf.linalg.cholesky(gram), tf.stack([moments, valid], 2))
     free, direction = solved[:, :, 0], solved[:, :, 1]
     multiplier = (tf.reduce_sum(free * valid, 1) - (full - empty[:, 0])) / tf.maximum(

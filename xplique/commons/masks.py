@@ -9,7 +9,9 @@ methods (interpretable features).
 """
 
 import math
-from typing import Callable, Optional, Sequence, Tuple
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -170,6 +172,17 @@ def default_segments(sample: np.ndarray) -> np.ndarray:
     return segments
 
 
+def _default_segments_of(samples: np.ndarray) -> list:
+    """:func:`default_segments` of every sample, on all host cores for images (scikit-image's
+    superpixel loops release the GIL)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(len(samples), cores or 1)
+    if samples.ndim != 4 or workers < 2:
+        return [default_segments(sample) for sample in samples]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(default_segments, samples))
+
+
 def segment_maps(inputs: tf.Tensor, mapping, first_input: int) -> Tuple[np.ndarray, np.ndarray]:
     """Per-input segment maps with contiguous ids, and each input's number of segments.
 
@@ -193,9 +206,10 @@ def segment_maps(inputs: tf.Tensor, mapping, first_input: int) -> Tuple[np.ndarr
     """
     samples = inputs.numpy()
     cells = cell_shape(samples.shape[1:])
-    if mapping is None or callable(mapping):
-        segment_fn: Callable = default_segments if mapping is None else mapping
-        raw = [np.asarray(segment_fn(sample)) for sample in samples]
+    if mapping is None:
+        raw = _default_segments_of(samples)
+    elif callable(mapping):
+        raw = [np.asarray(mapping(sample)) for sample in samples]
     else:
         maps = np.asarray(mapping)
         stop = first_input + len(samples)
@@ -223,6 +237,17 @@ def segment_maps(inputs: tf.Tensor, mapping, first_input: int) -> Tuple[np.ndarr
 def expand_segments(values: tf.Tensor, maps: tf.Tensor) -> tf.Tensor:
     """Spread per-segment values `(n, F)` onto the cells of each input: `(n, *cells)`."""
     return tf.gather(values, maps, batch_dims=1)
+
+
+def segment_sums(values: tf.Tensor, maps: tf.Tensor, width: int) -> tf.Tensor:
+    """Sum per-cell values `(n, *cells, k)` over the segments of each input: `(n, width, k)`,
+    zero for the ids an input does not use (the adjoint of :func:`expand_segments`)."""
+    count = tf.shape(maps)[0]
+    offsets = tf.reshape(tf.range(count) * width, [-1] + [1] * (maps.shape.rank - 1))
+    depth = int(values.shape[-1])
+    sums = tf.math.unsorted_segment_sum(
+        tf.reshape(values, [-1, depth]), tf.reshape(maps + offsets, [-1]), count * width)
+    return tf.reshape(sums, [count, width, depth])
 
 
 def first_features(nb_features: tf.Tensor, width) -> tf.Tensor:
@@ -254,12 +279,32 @@ def bernoulli_coalitions(noise: tf.Tensor, nb_features: tf.Tensor, probability: 
     return kept * first_features(nb_features, tf.shape(noise)[1])
 
 
-def shapley_coalitions(noise: tf.Tensor, size_noise: tf.Tensor, nb_features: tf.Tensor):
+def shapley_size_distribution(nb_features: np.ndarray, width: int) -> np.ndarray:
+    """Cumulative distribution `(N, width)` of the coalition sizes `1 .. width` of KernelSHAP for
+    inputs with `nb_features` features each: size `k` has probability proportional to
+    `(M - 1) / (k (M - k))` for `1 <= k <= M - 1` (computed once per input, on the host)."""
+    sizes = np.arange(1, width + 1, dtype="float64")[None, :]
+    total = np.asarray(nb_features, "float64")[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(sizes < total, (total - 1.0) / (sizes * (total - sizes)), 0.0)
+    cumulative = np.cumsum(weights, axis=1)
+    last = cumulative[:, -1:]
+    return np.where(last > 0, cumulative / np.where(last > 0, last, 1.0), 1.0).astype("float32")
+
+
+def shapley_coalitions(noise: tf.Tensor, size_noise: tf.Tensor, nb_features: tf.Tensor,
+                       size_distribution: tf.Tensor):
     """Coalitions `(n, F)` drawn from the Shapley kernel distribution.
 
     The size `k` of a coalition of an input with `M` features is drawn with probability
     proportional to `(M - 1) / (k (M - k))`, `1 <= k <= M - 1`, then the `k` features with the
     smallest `noise` are kept: every coalition of size `k` is equally likely.
+
+    The `k`-th smallest noise value is found without sorting: about `k` of the `M` values lie
+    below `k / M`; if `c` do, the threshold is the `(c - k + 1)`-th largest of them (`c >= k`)
+    or the `(k - c)`-th smallest of the others (`c < k`), found by one `top_k` of the largest
+    such rank in the chunk, about the standard deviation `sqrt(M) / 2` of `c`, instead of a
+    sort of all `M` values.
 
     Parameters
     ----------
@@ -269,16 +314,23 @@ def shapley_coalitions(noise: tf.Tensor, size_noise: tf.Tensor, nb_features: tf.
         Uniform noise `(n,)` choosing each coalition's size.
     nb_features
         `(n,)` number of features of each pair's input.
+    size_distribution
+        `(n, >= F - 1)` cumulative distribution of the sizes of each pair's input, from
+        :func:`shapley_size_distribution`.
     """
     width = tf.shape(noise)[1]
-    valid = first_features(nb_features, width)
-    total = tf.cast(nb_features, tf.float32)[:, None]
-    sizes = tf.cast(tf.range(1, tf.maximum(width, 2)), tf.float32)[None, :]
-    weights = tf.where(sizes < total, (total - 1.0) / (sizes * (total - sizes)), 0.0)
-    cumulative = tf.math.cumsum(weights, axis=1)
-    cumulative = cumulative / tf.maximum(cumulative[:, -1:], 1e-12)
-    below = tf.reduce_sum(tf.cast(cumulative < size_noise[:, None], tf.int32), axis=1)
+    valid = first_features(nb_features, width) > 0
+    below = tf.reduce_sum(tf.cast(size_distribution < size_noise[:, None], tf.int32), axis=1)
     size = tf.clip_by_value(below + 1, 1, tf.maximum(tf.cast(nb_features, tf.int32) - 1, 1))
-    ranked = tf.where(valid > 0, noise, 2.0)
-    threshold = tf.gather(tf.sort(ranked, axis=1), size - 1, batch_dims=1)
-    return tf.cast(ranked <= threshold[:, None], tf.float32) * valid
+    # Values below the expected quantile k / M, and how far their count is from k.
+    quantile = tf.cast(size, tf.float32) / tf.maximum(tf.cast(nb_features, tf.float32), 1.0)
+    under = valid & (noise < quantile[:, None])
+    excess = tf.reduce_sum(tf.cast(under, tf.int32), axis=1) - size
+    from_under = excess >= 0
+    rank = tf.where(from_under, excess + 1, -excess)  # >= 1
+    candidates = tf.where(from_under[:, None], tf.where(under, noise, -2.0),
+                          tf.where(valid & ~under, -noise, -2.0))
+    largest = tf.math.top_k(candidates, k=tf.reduce_max(rank), sorted=True).values
+    found = tf.gather(largest, rank - 1, batch_dims=1)
+    threshold = tf.where(from_under, found, -found)
+    return tf.cast(valid & (noise <= threshold[:, None]), tf.float32)

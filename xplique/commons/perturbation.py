@@ -92,6 +92,7 @@ def perturbed_scores_of(
     make_perturbed: Callable,
     statistic: Statistic,
     values_of: Optional[Callable] = None,
+    fully_relaxed: Sequence[int] = (),
 ) -> Compiled:
     """Compiled kernel for :func:`~xplique.commons.batching.reduce_over_samples`: operator
     scores of `nb_samples` perturbed copies of each input, reduced per input by `statistic`.
@@ -112,6 +113,10 @@ def perturbed_scores_of(
     values_of
         `values_of(scores, aux, *pair_tensors) -> values`, one row per pair. Defaults to
         :func:`weighted_masks` (`aux` being the masks).
+    fully_relaxed
+        Positions, in the kernel's arguments `(inputs, targets, *per_input, ...)`, of the
+        per-input tensors whose every axis may change between calls without a new trace (see
+        :class:`~xplique.commons.compiled.Compiled`).
 
     Returns
     -------
@@ -136,7 +141,7 @@ def perturbed_scores_of(
         values = values_of(pair_scores, aux, *pair_tensors)
         return statistic.partial_at(values, pairs.segment, pairs.sample, pairs.num_segments)
 
-    return Compiled(kernel)
+    return Compiled(kernel, fully_relaxed)
 
 
 def inputs_per_block(nb_samples: int, batch_size: int, values_per_sample: int = 1,
