@@ -186,3 +186,30 @@ def test_keras_model_of_unknown_output_size_still_takes_class_indices():
     explanations = Saliency(model)(x, np.array([0, 1, 2, 0]))
     kernel = layer.get_weights()[0]
     np.testing.assert_allclose(explanations.numpy(), np.abs(kernel[:, [0, 1, 2, 0]].T), atol=1e-6)
+
+
+def test_fused_functions_give_the_same_results_with_and_without_xla(monkeypatch):
+    """`fused` compiles with XLA where it runs and falls back to the plain function; LIME and
+    KernelSHAP (whose perturbed inputs are fused) must not depend on which was used."""
+    from tests.conftest import make_targets
+    from xplique.attributions import KernelShap, Lime
+    from xplique.commons import compiled
+
+    x, y = make_inputs("images", 3), make_targets(3)
+    model = make_model("images")
+    runs = {}
+    for enabled in (True, False):
+        monkeypatch.setattr(compiled, "_XLA_ENABLED", None if enabled else False)
+        assert compiled.xla_available() is enabled  # XLA runs on the CPU of the test machines
+        runs[enabled] = [method(model, nb_samples=20, seed=0, batch_size=7)(x, y).numpy()
+                         for method in (Lime, KernelShap)]
+    for with_xla, without in zip(runs[True], runs[False]):
+        np.testing.assert_allclose(with_xla, without, rtol=1e-5, atol=1e-6)
+
+
+def test_xla_can_be_switched_off_by_environment(monkeypatch):
+    from xplique.commons import compiled
+
+    monkeypatch.setattr(compiled, "_XLA_ENABLED", None)
+    monkeypatch.setenv("XPLIQUE_XLA", "0")
+    assert compiled.xla_available() is False

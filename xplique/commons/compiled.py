@@ -6,6 +6,8 @@ ragged last batch therefore reuses the same graph: one trace per distinct per-sa
 Kernels close over the model (they are built per explainer), never take it as an argument.
 """
 
+import functools
+import os
 from typing import Callable, Dict, Sequence, Tuple
 
 import tensorflow as tf
@@ -64,3 +66,42 @@ class Compiled:
     def tracing_count(self) -> int:
         """Total number of traces over all signatures seen so far."""
         return sum(f.experimental_get_tracing_count() for f in self._functions.values())
+
+
+#: Set the environment variable XPLIQUE_XLA=0 to never use XLA (see :func:`fused`).
+_XLA_ENABLED = None
+
+
+def xla_available() -> bool:
+    """Whether XLA compiles and runs on this machine's default device (checked once per process,
+    on a tiny function; False where the environment variable `XPLIQUE_XLA` is `0`)."""
+    global _XLA_ENABLED  # pylint: disable=global-statement
+    if _XLA_ENABLED is None:
+        if os.environ.get("XPLIQUE_XLA", "1").strip() == "0":
+            _XLA_ENABLED = False
+        else:
+            with tf.init_scope():  # runs eagerly, even while a kernel is being traced
+                try:
+                    probe = tf.function(lambda x: x * 2.0 + 1.0, jit_compile=True)
+                    _XLA_ENABLED = bool(probe(tf.ones([2])).numpy()[0] == 3.0)
+                except (tf.errors.OpError, NotImplementedError, ValueError):
+                    _XLA_ENABLED = False
+    return _XLA_ENABLED
+
+
+def fused(fn: Callable) -> Callable:
+    """`fn` compiled by XLA where XLA runs, else `fn` itself (same results).
+
+    For the small chains of gathers and elementwise operations that a kernel runs on every
+    chunk besides the model (building perturbed inputs): XLA fuses them into one pass over the
+    data. XLA costs a compilation per chunk shape (the full and the last chunk) and, once per
+    process, the memory of its compiler (about 50 MiB on CPU). Call it from inside a
+    :class:`Compiled` kernel; shapes must be static except the batch dimension.
+    """
+    compiled = tf.function(fn, jit_compile=True)
+
+    @functools.wraps(fn)
+    def call(*args):
+        return compiled(*args) if xla_available() else fn(*args)
+
+    return call

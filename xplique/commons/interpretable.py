@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
+from xplique.commons.compiled import fused
 from xplique.commons.masks import (
     broadcast_to_input,
     expand_segments,
@@ -80,10 +81,10 @@ def _show_coalitions(coalitions, maps, inputs, reference):
 
 
 #: `show_coalitions(coalitions (n, F), maps (n, *cells), inputs (n, ...), reference)`: each
-#: input with the features its coalition leaves out set to the reference. Compiled by XLA, which
-#: fuses the per-cell gather and the blend into one pass over the inputs (about 3x faster than
+#: input with the features its coalition leaves out set to the reference. Fused by XLA where it
+#: runs: the per-cell gather and the blend become one pass over the inputs (about 3x faster than
 #: the separate ops on CPU); the products with 0 and 1 keep the values exact.
-show_coalitions = tf.function(_show_coalitions, jit_compile=True)
+show_coalitions = fused(_show_coalitions)
 
 
 def _design_rows(pair_scores, aux, *pair_tensors):
