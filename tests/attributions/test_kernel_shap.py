@@ -85,12 +85,13 @@ def test_coalitions_keep_the_features_with_the_smallest_noise():
     counts = rng.integers(1, width + 1, size=draws)
     noise = rng.uniform(size=(draws, width)).astype("float32")
     size_noise = rng.uniform(size=draws).astype("float32")
+    distribution = shapley_size_distribution(counts, width)
     coalitions = shapley_coalitions(tf.constant(noise), tf.constant(size_noise),
-                                    tf.constant(counts),
-                                    shapley_size_distribution(counts, width)).numpy()
-    for row, count, values in zip(coalitions, counts, noise):
+                                    tf.constant(counts), distribution).numpy()
+    for row, count, values, cdf, u in zip(coalitions, counts, noise, distribution, size_noise):
         size = int(row.sum())
-        assert 1 <= size <= max(count - 1, 1)
+        drawn = int(np.searchsorted(cdf, u, side="left")) + 1  # inverse CDF of the sizes
+        assert size == min(drawn, max(count - 1, 1))
         assert not row[count:].any()
         smallest = np.argsort(values[:count])[:size]
         np.testing.assert_array_equal(np.flatnonzero(row), np.sort(smallest))
