@@ -77,7 +77,11 @@ def _psi(maps, size):
     maps = tf.abs(maps)
     low = tf.reduce_min(maps, axis=(1, 2, 3), keepdims=True)
     high = tf.reduce_max(maps, axis=(1, 2, 3), keepdims=True)
-    maps = tf.reduce_sum(tf.math.divide_no_nan(maps - low, high - low), axis=-1, keepdims=True)
+    # sum_c (m - low) / (high - low) = (sum_c m - C low) / (high - low): three reductions of
+    # the layer-sized map, the rest on one channel.
+    channels = float(maps.shape[-1])
+    maps = tf.math.divide_no_nan(tf.reduce_sum(maps, axis=-1, keepdims=True) - channels * low,
+                                 high - low)
     if tuple(maps.shape[1:3]) != tuple(size):
         maps = tf.image.resize(maps, size, method="bilinear")
     return maps
