@@ -46,14 +46,14 @@ def test_flips_are_undone():
     x = np.random.default_rng(0).uniform(size=(3, 6, 9, 2)).astype("float32")
     echo = _Echo()
     np.testing.assert_array_equal(TTA(echo, scales=(1.0,), flips=True)(x).numpy(), x[..., :1])
-    assert echo.calls == [(3, 6, 9, 2)] * 2
+    assert echo.calls == [(6, 6, 9, 2)]  # both copies in one call of the wrapped explainer
 
 
 def test_zoom_keeps_the_model_size_and_maps_back():
     x = _ramp()
     echo = _Echo(make_model("images"))  # fixed input size: scales are zooms
     zoomed_out = TTA(echo, scales=(0.5,), flips=True)(x).numpy()
-    assert set(echo.calls) == {x.shape}
+    assert echo.calls == [(2 * len(x),) + x.shape[1:]]  # two copies of the model's size
     np.testing.assert_allclose(zoomed_out, x[..., :1], atol=ONE_PIXEL)
     zoomed_in = TTA(_Echo(), scales=(2.0,), flips=False)(x).numpy()
     # Only the central half of the image is seen; it maps back close to the image there,
@@ -69,6 +69,29 @@ def test_size_agnostic_models_are_resized():
     averaged = TTA(echo, scales=(1.0, 0.5, 1.5), flips=False)(x).numpy()
     assert echo.calls == [(2, 12, 16, 2), (2, 6, 8, 2), (2, 18, 24, 2)]
     np.testing.assert_allclose(averaged, x[..., :1], atol=ONE_PIXEL)
+
+
+def test_copies_are_explained_together_every_batch_size_images():
+    """Copies of the same shape share the wrapped explainer's calls, `batch_size` images at a
+    time, and give what explaining each copy on its own gives."""
+    model = make_model("images")
+    x, y = make_inputs("images", 5), make_targets(5)
+    saliency = Saliency(model, batch_size=2)
+    tta = TTA(saliency, scales=(1.0, 0.7), flips=True)
+    from xplique.attributions.meta.tta import _augment, _restore
+
+    total, coverage = 0.0, 0.0
+    for scale in (1.0, 0.7):
+        for flip in (False, True):  # one call per copy, on all the images
+            view = _augment(tf.constant(x), scale, flip, False)
+            back, covered = _restore(saliency(view, y), scale, flip, False, x.shape[1:3])
+            total, coverage = total + back, coverage + covered
+    np.testing.assert_allclose(tta(x, y).numpy(), (total / coverage).numpy(), rtol=1e-5,
+                               atol=1e-6)
+    echo = _Echo(model)
+    echo.batch_size = 2
+    TTA(echo, scales=(1.0, 0.7), flips=True)(x, y)
+    assert echo.calls == [(8,) + x.shape[1:]] * 2 + [(4,) + x.shape[1:]]
 
 
 def test_targets_none_explains_the_original_top_class_in_every_copy():

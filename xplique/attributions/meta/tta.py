@@ -5,6 +5,7 @@ from typing import List, Sequence
 import tensorflow as tf
 
 from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
+from xplique.commons.compiled import Compiled
 from xplique.commons.data import iter_groups
 from xplique.commons.model_surgery import is_graph_model
 from xplique.commons.shapes import Modality, modality
@@ -43,7 +44,9 @@ class TTA(MetaExplainer):
     bilinear. With `targets=None` the class is chosen once, on the original images, so every
     copy explains the same class. Pixels no copy saw (every scale > 1) get 0.
     `TTA(e, scales=(1.0,), flips=False)` returns exactly what `e` returns. The wrapped
-    explainer runs once per copy, `len(scales) * (2 if flips else 1)` times.
+    explainer explains `len(scales) * (2 if flips else 1)` copies of each image: every
+    `e.batch_size` images, the copies of the same shape (all of them, at a fixed input size)
+    are explained in one call, so that `e` fills whole batches.
 
     Examples
     --------
@@ -62,6 +65,7 @@ class TTA(MetaExplainer):
         if not isinstance(flips, bool):
             raise TypeError(f"`flips` must be a bool. Received: flips={flips!r}")
         self.flips = flips
+        self._compiled = {}
 
     def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
         """The explanations averaged over the augmented copies, in the inputs' geometry."""
@@ -83,12 +87,47 @@ class TTA(MetaExplainer):
     def _average(self, images, targets):
         size = tuple(int(d) for d in images.shape[1:3])
         resize = _accepts_any_size(getattr(self.explainer, "model", None))
+        views = [(scale, flip) for scale in self.scales
+                 for flip in ((False, True) if self.flips else (False,))]
+        if len(views) == 1:  # one copy: exactly the wrapped explainer's call
+            return self._restored_mean(images, targets, views, size, resize)
+        # Several copies: every `batch_size` images, the copies of the same shape are explained
+        # in one call, so the wrapped explainer fills whole batches (one ragged batch per slice
+        # instead of one per copy) and is called once per slice instead of once per copy.
+        step = getattr(self.explainer, "batch_size", None) or int(images.shape[0])
+        parts = [
+            self._restored_mean(images[start:start + step],
+                                None if targets is None else targets[start:start + step],
+                                views, size, resize)
+            for start in range(0, int(images.shape[0]), step)
+        ]
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+
+    def _geometry(self, kind, *config) -> Compiled:
+        """:func:`_augment` or :func:`_restore` for one copy, compiled once (the `tf.image`
+        functions cost about a millisecond per eager call in Python checks alone)."""
+        key = (kind,) + config
+        if key not in self._compiled:
+            function = _augment if kind == "augment" else _restore
+            self._compiled[key] = Compiled(lambda tensor: function(tensor, *config))
+        return self._compiled[key]
+
+    def _restored_mean(self, images, targets, views, size, resize):
+        """Mean over `views` of the explanations of `images`, restored to their geometry."""
+        count = int(images.shape[0])
+        by_shape = {}
+        for scale, flip in views:
+            view = self._geometry("augment", scale, flip, resize)(images)
+            by_shape.setdefault(tuple(view.shape[1:]), []).append((scale, flip, view))
         total, coverage = 0.0, 0.0
-        for scale in self.scales:
-            for flip in (False, True) if self.flips else (False,):
-                view = _augment(images, scale, flip, resize)
-                explanations = tf.cast(self.explainer.explain(view, targets), tf.float32)
-                back, covered = _restore(explanations, scale, flip, resize, size)
+        for same_shape in by_shape.values():
+            stacked = tf.concat([view for _, _, view in same_shape], axis=0)
+            stacked_targets = None if targets is None else tf.concat(
+                [targets] * len(same_shape), axis=0)
+            explanations = tf.cast(self.explainer.explain(stacked, stacked_targets), tf.float32)
+            for index, (scale, flip, _) in enumerate(same_shape):
+                restore = self._geometry("restore", scale, flip, resize, size)
+                back, covered = restore(explanations[index * count:(index + 1) * count])
                 total, coverage = total + back, coverage + covered
         return tf.math.divide_no_nan(total, tf.cast(coverage, total.dtype))
 
@@ -144,9 +183,9 @@ def _restore(explanations, scale, flip, resize, size):
     if flip:
         explanations = tf.reverse(explanations, axis=[2])
     if scale == 1.0:
-        return explanations, 1.0
+        return explanations, tf.ones([])
     if resize:
-        return tf.image.resize(explanations, size, method="bilinear"), 1.0
+        return tf.image.resize(explanations, size, method="bilinear"), tf.ones([])
     scaled = _scaled_size(size, scale)
     seen = tf.ones_like(explanations[..., :1])
     explanations = tf.image.resize_with_crop_or_pad(explanations, *scaled)
