@@ -33,8 +33,9 @@ def default_reference(input_shape) -> float:
     return 0.5 if len(input_shape) == 3 and input_shape[-1] == 3 else 0.0
 
 
-def no_statistics(inputs, reference, maps, width) -> tf.Tensor:
-    """An empty per-input tensor `(N, 0)`: the per-input slot of methods that need none."""
+def empty_per_input(inputs) -> tf.Tensor:
+    """An empty per-input tensor `(N, 0)`: fills the kernel's sampler-table or statistics slot
+    of a method that needs none."""
     return tf.zeros([tf.shape(inputs)[0], 0], tf.float32)
 
 
@@ -49,7 +50,7 @@ class Similarity:
 
     def statistics(self, inputs, reference, maps, width) -> tf.Tensor:
         """Per-input tensor `(N, ...)` for :meth:`__call__` (default: none, `(N, 0)`)."""
-        return no_statistics(inputs, reference, maps, width)
+        return empty_per_input(inputs)
 
     def __call__(self, pair_inputs, coalitions, perturbed, statistics) -> tf.Tensor:
         """Weights `(n,)` of `n` pairs: their inputs, coalitions `(n, width)`, perturbed
@@ -161,7 +162,7 @@ def explain_with_surrogate(kernel, inputs, targets, first_input: int, *, nb_samp
     per_input = [
         maps,
         tf.constant(counts),
-        no_statistics(inputs, reference, maps, width) if sampler_table is None
+        empty_per_input(inputs) if sampler_table is None
         else tf.constant(sampler_table(counts, width), tf.float32),
         similarity.statistics(inputs, reference, maps, width),
     ]

@@ -5,6 +5,7 @@ from typing import List, Sequence
 import tensorflow as tf
 
 from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
+from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import iter_groups
 from xplique.commons.model_surgery import is_graph_model
@@ -95,13 +96,11 @@ class TTA(MetaExplainer):
         # in one call, so the wrapped explainer fills whole batches (one ragged batch per slice
         # instead of one per copy) and is called once per slice instead of once per copy.
         step = getattr(self.explainer, "batch_size", None) or int(images.shape[0])
-        parts = [
-            self._restored_mean(images[start:start + step],
-                                None if targets is None else targets[start:start + step],
-                                views, size, resize)
-            for start in range(0, int(images.shape[0]), step)
-        ]
-        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+        if targets is None:
+            return batched(lambda part: self._restored_mean(part, None, views, size, resize),
+                           [images], step)
+        return batched(lambda part, part_targets: self._restored_mean(
+            part, part_targets, views, size, resize), [images, targets], step)
 
     def _geometry(self, kind, *config) -> Compiled:
         """:func:`_augment` or :func:`_restore` for one copy, compiled once (the `tf.image`
