@@ -59,3 +59,10 @@ def ensure_callable(value, name: str):
     if not callable(value):
         raise TypeError(f"`{name}` must be callable. Received: {name}={value!r}")
     return value
+
+
+def ensure_batch_size(value, name: str = "batch_size") -> Optional[int]:
+    """`batch_size` as every method and metric takes it: a positive int (model evaluations per
+    forward pass), or None for one pass over everything, which the batching loop bounds by
+    :data:`xplique.commons.batching.MAX_BATCH_SIZE` evaluations per pass."""
+    return ensure_optional_positive_int(value, name)
