@@ -174,12 +174,13 @@ def _effective_parameters(cls: type, params: Dict) -> Dict:
 
 # --------------------------------------------------------------------------- plotting
 
-
-def _normalised(heatmap: np.ndarray, clip_percentile: float = 0.1) -> np.ndarray:
-    """Clip to the [p, 100 - p] percentiles and scale to [0, 1] (constant maps give 0)."""
-    low, high = np.percentile(heatmap, [clip_percentile, 100.0 - clip_percentile])
-    clipped = np.clip(heatmap, low, high)
-    return (clipped - low) / (high - low) if high > low else np.zeros_like(clipped)
+#: A grid figure is split so that none is wider than this, in pixels at dpi 100.
+MAX_FIGURE_WIDTH_PX = 2000
+DPI = 100
+#: Size of one grid cell (a heatmap and its colour bar), in inches.
+CELL_WIDTH, CELL_HEIGHT = 1.9, 1.6
+#: Font sizes in points: at dpi 100 one point is 1.4 px, so titles are about 13 px tall.
+TITLE_FONTSIZE, LABEL_FONTSIZE, TICK_FONTSIZE = 9, 9, 8
 
 
 def _as_2d(sample: np.ndarray, kind) -> np.ndarray:
@@ -192,44 +193,89 @@ def _as_2d(sample: np.ndarray, kind) -> np.ndarray:
     return sample
 
 
-def save_grid(path: str, inputs: np.ndarray, columns: Dict[str, Optional[np.ndarray]],
-              row_labels: Optional[List[str]] = None) -> None:
-    """Save a PNG grid: one row per input, the input first (images only), then one heatmap per
-    column (a titled method; None marks a failed method)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+def methods_per_figure(show_inputs: bool = True) -> int:
+    """How many method columns fit in one figure of at most :data:`MAX_FIGURE_WIDTH_PX`."""
+    columns = int((MAX_FIGURE_WIDTH_PX / DPI - 0.2) // CELL_WIDTH)
+    return max(1, columns - int(show_inputs))
+
+
+def grid_paths(path: str, nb_figures: int) -> List[str]:
+    """`path` itself for one figure, else `stem-1.png`, `stem-2.png`, ..."""
+    if nb_figures <= 1:
+        return [path]
+    stem, extension = os.path.splitext(path)
+    return [f"{stem}-{index}{extension or '.png'}" for index in range(1, nb_figures + 1)]
+
+
+def _grid_figure(inputs, kind, columns, row_labels):
+    """One figure of the grid: the inputs (images only) then one column per method."""
     from matplotlib.figure import Figure
 
+    from xplique.commons.shapes import Modality
+    from xplique.plots.common import add_colorbar, color_scale, is_signed
+
+    show_inputs = kind is Modality.IMAGES
+    nb_columns = len(columns) + int(show_inputs)
+    figure = Figure(figsize=(CELL_WIDTH * nb_columns + 0.2, CELL_HEIGHT * len(inputs) + 0.3),
+                    layout="constrained")
+    axes = figure.subplots(len(inputs), nb_columns, squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if show_inputs:
+        axes[0, 0].set_title("input", fontsize=TITLE_FONTSIZE)
+        for row, image in enumerate(inputs):
+            shown = image if image.shape[-1] == 3 else image.mean(axis=-1)
+            low, high = float(shown.min()), float(shown.max())
+            axes[row, 0].imshow(shown, cmap="gray", vmin=low, vmax=high if high > low else low + 1,
+                                interpolation="nearest")
+            if row_labels:
+                axes[row, 0].set_ylabel(row_labels[row], fontsize=LABEL_FONTSIZE)
+    for offset, (name, explanations) in enumerate(columns.items()):
+        column = offset + int(show_inputs)
+        if explanations is None:
+            axes[0, column].set_title(f"{name}\n(failed)", fontsize=TITLE_FONTSIZE, color="red")
+            for row in range(len(inputs)):
+                axes[row, column].set_axis_off()
+            continue
+        maps = [_as_2d(np.asarray(sample, float), kind) for sample in explanations]
+        signed = is_signed(np.stack(maps))  # one decision per method, all rows alike
+        kind_name = "signed" if signed else "unsigned"
+        axes[0, column].set_title(f"{name}\n({kind_name})", fontsize=TITLE_FONTSIZE)
+        for row, heatmap in enumerate(maps):
+            ax = axes[row, column]
+            scale = color_scale(heatmap, signed=signed)
+            shown = ax.imshow(heatmap, cmap=scale.cmap, vmin=scale.vmin, vmax=scale.vmax,
+                              interpolation="nearest")
+            add_colorbar(figure, shown, ax, scale, fontsize=TICK_FONTSIZE)
+            if not show_inputs and row_labels and offset == 0:
+                ax.set_ylabel(row_labels[row], fontsize=LABEL_FONTSIZE)
+    return figure
+
+
+def save_grid(path: str, inputs: np.ndarray, columns: Dict[str, Optional[np.ndarray]],
+              row_labels: Optional[List[str]] = None) -> List[str]:
+    """Save the attribution grid as PNG: one row per input (labelled by `row_labels`), the
+    input first (images only), then one heatmap per column (a titled method; None marks a
+    failed method), each with its own colour bar.
+
+    Signed methods (both signs present, see :func:`xplique.plots.common.is_signed`) use a
+    diverging colormap centred on zero, unsigned ones a sequential colormap. A grid wider than
+    :data:`MAX_FIGURE_WIDTH_PX` is split into several figures, each repeating the inputs:
+    `attributions-1.png`, `attributions-2.png`, ... Returns the paths written.
+    """
     from xplique.commons.shapes import Modality, modality
 
     inputs = np.asarray(inputs)
     kind = modality(inputs)
-    show_inputs = kind is Modality.IMAGES
-    nb_columns = len(columns) + int(show_inputs)
-    figure = Figure(figsize=(1.7 * nb_columns, 1.7 * len(inputs) + 0.4))
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(len(inputs), nb_columns, squeeze=False)
-    for row, image in enumerate(inputs):
-        column = 0
-        if show_inputs:
-            shown = image if image.shape[-1] == 3 else image.mean(axis=-1)
-            axes[row, 0].imshow(_normalised(shown, 0.0), cmap="gray", interpolation="nearest")
-            if row_labels:
-                axes[row, 0].set_ylabel(row_labels[row], fontsize=8)
-            column = 1
-        for offset, (name, explanations) in enumerate(columns.items()):
-            ax = axes[row, column + offset]
-            if row == 0:
-                ax.set_title(name if explanations is not None else f"{name}\n(failed)", fontsize=7)
-            if explanations is not None:
-                heatmap = _normalised(_as_2d(np.asarray(explanations[row], float), kind))
-                ax.imshow(heatmap, cmap="jet", vmin=0.0, vmax=1.0, interpolation="nearest")
-    if show_inputs:
-        axes[0, 0].set_title("input", fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    names = list(columns)
+    per_figure = methods_per_figure(kind is Modality.IMAGES)
+    chunks = [names[i:i + per_figure] for i in range(0, len(names), per_figure)] or [[]]
+    paths = grid_paths(path, len(chunks))
+    for chunk, chunk_path in zip(chunks, paths):
+        figure = _grid_figure(inputs, kind, {n: columns[n] for n in chunk}, row_labels)
+        figure.savefig(chunk_path, dpi=DPI)
+    return paths
 
 
 # --------------------------------------------------------------------------- the job
