@@ -67,7 +67,7 @@ def test_a_region_that_drives_the_score_ranks_first_on_non_square_images(estimat
     binary = isinstance(estimator, BinaryEstimator)
     maps = HsicAttributionMethod(RegionModel(), grid_size=4, nb_design=64,
                                  sampler=TFSobolSequence(binary=binary), estimator=estimator,
-                                 estimator_batch_size=5)(region_images(), one_hot([0, 0]))
+                                 estimator_batch_size=5)(region_images(), one_hot([0, 0], 1))
     assert maps.shape == (2, 12, 16, 1)
     assert_region_ranks_first(maps)
 

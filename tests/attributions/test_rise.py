@@ -21,7 +21,7 @@ class RegionModel(tf.Module):
 
 def test_a_region_that_drives_the_score_ranks_first():
     x = np.ones((2, 8, 10, 3), "float32")
-    maps = Rise(RegionModel(), nb_samples=400, grid_size=4, seed=0)(x, one_hot([0, 0]))
+    maps = Rise(RegionModel(), nb_samples=400, grid_size=4, seed=0)(x, one_hot([0, 0], 1))
     maps = maps.numpy()[..., 0]
     inside = np.zeros((8, 10), bool)
     inside[2:5, 3:6] = True

@@ -89,7 +89,7 @@ def test_perturbation_functions():
 def test_a_region_that_drives_the_score_ranks_first_on_non_square_images(perturbation):
     explainer = SobolAttributionMethod(RegionModel(), grid_size=4, nb_design=32,
                                        perturbation_function=perturbation)
-    maps = explainer(region_images(), one_hot([0, 0]))
+    maps = explainer(region_images(), one_hot([0, 0], 1))
     assert maps.shape == (2, 12, 16, 1)
     assert_region_ranks_first(maps)
 

@@ -213,3 +213,113 @@ def test_xla_can_be_switched_off_by_environment(monkeypatch):
     monkeypatch.setattr(compiled, "_XLA_ENABLED", None)
     monkeypatch.setenv("XPLIQUE_XLA", "0")
     assert compiled.xla_available() is False
+
+
+# --- batch_size=None, static-batch models, finite inputs (issue 10) ----------------------------
+
+def test_batch_size_none_is_one_pass_bounded_by_the_cap(monkeypatch):
+    """None is one pass over everything up to MAX_BATCH_SIZE evaluations, then passes of that
+    size: the same chunks as the cap given as an int, through every loop of the engine."""
+    assert list(chunk_ranges(7, None)) == [(0, 7)]
+    monkeypatch.setattr(batching, "MAX_BATCH_SIZE", 3)
+    assert list(chunk_ranges(7, None)) == list(chunk_ranges(7, 3))
+    x = tf.range(10.0)[:, None]
+    sizes = []
+    out = batched(lambda t: sizes.append(int(t.shape[0])) or t * 2.0, [x], None)
+    np.testing.assert_array_equal(out.numpy(), 2 * x.numpy())
+    assert sizes == [3, 3, 3, 1]
+    # reduce_over_samples: 5 inputs x 4 samples in passes of at most 3 pairs.
+    table = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    pair_counts = []
+
+    def kernel(inputs, start, stop, offset):
+        pairs = pairs_in(start, stop, 4)
+        pair_counts.append(int(stop - start))
+        values = tf.gather_nd(tf.constant(table), tf.stack([pairs.owner, pairs.sample], -1))
+        return Sum().partial(values, pairs.segment, pairs.num_segments)
+
+    total = reduce_over_samples(kernel, [tf.zeros((5, 1))], 4, None, Sum())
+    np.testing.assert_allclose(total.numpy(), table.sum(1), rtol=1e-6)
+    assert max(pair_counts) == 3 and sum(pair_counts) == 20
+
+
+def test_unbatched_dataset_with_batch_size_none_is_grouped_by_the_cap(monkeypatch):
+    monkeypatch.setattr(batching, "MAX_BATCH_SIZE", 4)
+    dataset = tf.data.Dataset.from_tensor_slices(np.zeros((10, 3), "float32"))
+    assert [int(x.shape[0]) for x, _ in iter_groups(dataset, None, None)] == [4, 4, 2]
+
+
+def test_inputs_per_block_reads_none_as_the_cap():
+    from xplique.commons.perturbation import inputs_per_block
+
+    assert inputs_per_block(6, None) == inputs_per_block(6, batching.MAX_BATCH_SIZE)
+
+
+class StaticBatchModel(tf.Module):
+    """A model that reshapes with the static batch size (cannot trace with an unknown one)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = tf.constant(np.arange(12.0).reshape(6, 2).astype("float32") / 10)
+
+    def __call__(self, x):
+        return tf.reshape(x, [x.shape[0], -1]) @ self.weights
+
+
+def test_static_batch_models_trace_per_chunk_shape_without_retracing():
+    """The relaxed trace fails, so the kernel traces for the full chunk and the last chunk
+    only; repeating a call, or another N with the same chunk shapes, never retraces."""
+    from xplique.attributions import GradientInput, Saliency
+
+    model = StaticBatchModel()
+    x = make_inputs("time_series", 7)[:, :3, :2]  # (7, 3, 2) -> 6 features
+    targets = np.eye(2, dtype="float32")[np.arange(7) % 2]
+    explainer = GradientInput(model, batch_size=4)
+    expected = (targets @ model.weights.numpy().T).reshape(7, 3, 2) * x  # w_target * x
+    np.testing.assert_allclose(explainer(x, targets).numpy(), expected, rtol=1e-5)
+    traces = explainer.tracing_count
+    assert traces == 2  # chunks of 4 and of 3
+    explainer(x, targets)
+    explainer(x[:3], targets[:3])  # one chunk of 3: already traced
+    assert explainer.tracing_count == traces
+    saliency = Saliency(model, batch_size=None)
+    np.testing.assert_allclose(saliency(x, targets).numpy(),
+                               np.abs(expected / x), rtol=1e-5)
+
+
+def test_compiled_reraises_errors_that_exact_shapes_do_not_fix():
+    def broken(x):
+        raise ValueError("broken kernel")
+
+    with pytest.raises(ValueError, match="broken kernel"):
+        Compiled(broken)(tf.ones((2, 3)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_are_refused_with_a_clear_error(bad):
+    x = np.ones((3, 4), "float32")
+    x[1, 2] = bad
+    with pytest.raises(ValueError, match="`inputs` must hold finite values"):
+        list(iter_groups(x, None, 2))
+    dataset = tf.data.Dataset.from_tensor_slices(x)
+    with pytest.raises(ValueError, match="finite"):
+        list(iter_groups(dataset, None, 2))
+
+
+def test_static_batch_models_also_serve_the_perturbation_kernels():
+    """Kernels that draw masks inside a pass call the model on an unknown number of pairs: a
+    static-batch tf.Module (or function) is then vectorised over them. Occlusion of a linear
+    model is w_target * x, exactly, with one trace per kernel however often it is called."""
+    from xplique.attributions import Occlusion
+
+    model = StaticBatchModel()
+    function = lambda x: tf.reshape(x, [x.shape[0], -1]) @ model.weights  # noqa: E731
+    x = make_inputs("time_series", 5)[:, :3, :2]
+    targets = np.eye(2, dtype="float32")[np.arange(5) % 2]
+    expected = (targets @ model.weights.numpy().T).reshape(5, 3, 2) * x
+    for static in (model, function):
+        explainer = Occlusion(static, patch_size=1, patch_stride=1, batch_size=4)
+        np.testing.assert_allclose(explainer(x, targets).numpy(), expected, atol=1e-6)
+        traces = explainer.tracing_count
+        explainer(x[:2], targets[:2])
+        assert explainer.tracing_count == traces

@@ -13,12 +13,19 @@ import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
-from xplique.commons.data import iter_groups, output_size, prepare_targets, top_output_targets
+from xplique.commons.data import (
+    check_targets,
+    is_builtin_operator,
+    iter_groups,
+    output_shape,
+    prepare_targets,
+    top_output_targets,
+)
 from xplique.commons.gradients import gradient_of, outputs_of, predictions_of
 from xplique.commons.model_surgery import truncate_at
 from xplique.commons.operators import get_operator
 from xplique.commons.shapes import ensure_reducer, reduce_channels
-from xplique.commons.validation import ensure_callable, ensure_positive_int
+from xplique.commons.validation import ensure_batch_size, ensure_callable
 from xplique.types import InputsLike, LayerRef, TargetsLike
 
 
@@ -36,13 +43,15 @@ class BlackBoxExplainer(abc.ABC):
         plain Python callables and scikit-learn estimators). It is never modified.
     batch_size
         Model evaluations per forward pass, counting the samples a method draws (masks, noisy
-        copies, steps): never a number of inputs.
+        copies, steps): never a number of inputs. None evaluates everything in one pass, up to
+        :data:`xplique.commons.batching.MAX_BATCH_SIZE` evaluations per pass.
     operator
         The score explained, `g(model, inputs, targets) -> (N,)`: None (classification), a
         `Tasks` member, a task name, or any callable.
     seed
         Keyword-only, for stochastic methods. An int gives the same explanations whatever
-        `batch_size` and however the inputs are grouped; None draws a fresh seed per call.
+        `batch_size` and however the inputs are grouped; None draws a seed per call from
+        TensorFlow's global generator (reproducible after `tf.random.set_seed`).
     verbose
         Keyword-only, for perturbation methods. Show a progress bar over the model
         evaluations.
@@ -52,20 +61,21 @@ class BlackBoxExplainer(abc.ABC):
     """
 
     model: Callable
-    batch_size: int
+    batch_size: Optional[int]
     operator: Callable
     reducer: Optional[str]
 
     def _setup(self, model, batch_size, operator, reducer=None, scored_model=None):
         """Validate and store the parameters shared by every method."""
         self.model = ensure_callable(model, "model")
-        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self.batch_size = ensure_batch_size(batch_size)
         self.operator = get_operator(operator)
         self.reducer = ensure_reducer(reducer)
         # The model whose outputs the operator scores (a truncated one for `output_layer`).
         self._scored_model = model if scored_model is None else scored_model
         self._predictions = predictions_of(self._scored_model, self.operator)
         self._outputs = outputs_of(self._scored_model)
+        self._output_shapes = {}  # per-input shape -> model output shape, for target checks
 
     def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
         """Compute the explanations of `inputs` for `targets`.
@@ -88,7 +98,10 @@ class BlackBoxExplainer(abc.ABC):
         """
         parts: List[tf.Tensor] = []
         first_input = 0
-        for x, y in iter_groups(inputs, targets, self.batch_size, model=self._input_model()):
+        # A custom operator may transform the inputs before calling the model: their shape is
+        # then its business, not checked against the model's input.
+        model = self._input_model() if is_builtin_operator(self.operator) else None
+        for x, y in iter_groups(inputs, targets, self.batch_size, model=model):
             y = self._targets_for(x, y)
             explanations = self._explain_group(x, y, first_input)
             parts.append(reduce_channels(tf.cast(explanations, tf.float32), self.reducer))
@@ -111,7 +124,16 @@ class BlackBoxExplainer(abc.ABC):
     def _targets_for(self, inputs: tf.Tensor, targets) -> tf.Tensor:
         if targets is None:
             return top_output_targets(self._batched_outputs(inputs), self.operator)
-        return prepare_targets(targets, lambda: output_size(self._scored_model, inputs))
+
+        def outputs():  # read once per input shape (a trace or a forward pass for some models)
+            key = (inputs.dtype, tuple(inputs.shape[1:]))
+            if key not in self._output_shapes:
+                self._output_shapes[key] = output_shape(self._scored_model, inputs)
+            return self._output_shapes[key]
+
+        targets = prepare_targets(targets, lambda: int(outputs()[-1]))
+        check_targets(targets, self.operator, outputs)
+        return targets
 
     def _batched_outputs(self, inputs: tf.Tensor) -> tf.Tensor:
         return batched(self._outputs, [inputs], self.batch_size)

@@ -43,8 +43,10 @@ class KernelShap(BlackBoxExplainer):
     map_to_interpret_space
         The features of each input, as in :class:`~xplique.attributions.Lime`.
     nb_samples
-        Model evaluations per input (>= 3): the empty and the full coalitions, then
-        `nb_samples - 2` drawn coalitions.
+        Model evaluations per input (>= 2): the empty and the full coalitions, then
+        `nb_samples - 2` drawn coalitions. With 2, only the empty and full coalitions are
+        evaluated and `g(x) - g(ref)` is shared equally among the features (the minimum-norm
+        solution of the efficiency constraint).
     ref_value
         Value shown for the features left out (a number or an array broadcastable to one
         input). None means 0.5 for RGB images and 0 otherwise.
@@ -63,7 +65,7 @@ class KernelShap(BlackBoxExplainer):
         self._setup(black_box_model(model), batch_size, operator)
         self.model = model
         self.map_to_interpret_space = map_to_interpret_space
-        self.nb_samples = ensure_positive_int(nb_samples, "nb_samples", minimum=3)
+        self.nb_samples = ensure_positive_int(nb_samples, "nb_samples", minimum=2)
         self.ref_value = ref_value
         self.seed = seed
         ensure_seed(seed)

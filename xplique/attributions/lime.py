@@ -20,7 +20,6 @@ from xplique.commons.validation import (
     ensure_callable,
     ensure_choice,
     ensure_float,
-    ensure_optional_positive_int,
     ensure_positive_int,
     ensure_seed,
 )
@@ -144,7 +143,8 @@ class Lime(BlackBoxExplainer):
 
     Notes
     -----
-    `batch_size=None` evaluates one input's `nb_samples` coalitions per batch, as in Xplique.
+    `batch_size=None` (the default, as in Xplique) evaluates everything in one pass, up to
+    :data:`xplique.commons.batching.MAX_BATCH_SIZE` evaluations per pass.
     The default model is solved in closed form for all inputs of a block at once; a custom
     scikit-learn model is fitted on the host input by input (slower). Default image features
     come from scikit-image (`quickshift` for RGB, `felzenszwalb` otherwise), computed on the host.
@@ -155,7 +155,6 @@ class Lime(BlackBoxExplainer):
                  ref_value=None, nb_samples=150, distance_mode="euclidean", kernel_width=45.0,
                  prob=0.5, *, seed=None, verbose=False):
         self.nb_samples = ensure_positive_int(nb_samples, "nb_samples")
-        batch_size = ensure_optional_positive_int(batch_size, "batch_size") or self.nb_samples
         self._setup(black_box_model(model), batch_size, operator)
         self.model = model
         self.interpretable_model = interpretable_model

@@ -14,11 +14,16 @@ from xplique.commons.validation import ensure_float, ensure_positive_int
 
 
 def _ensure_sizes(value, name):
-    """An int, or a tuple of 1 or 2 positive ints."""
+    """An int, or a tuple of 1 or 2 positive ints, as a tuple."""
     values = value if isinstance(value, (tuple, list)) else (value,)
     if not 1 <= len(values) <= 2:
         raise ValueError(f"`{name}` must be an int or a pair of ints. Received: {name}={value!r}")
     return tuple(ensure_positive_int(v, name) for v in values)
+
+
+def _as_pair(sizes):
+    """An int given as `(s,)` is stored as `(s, s)`, as Xplique stores it."""
+    return sizes * 2 if len(sizes) == 1 else sizes
 
 
 def _score_drops(pair_scores, masks, base_scores):
@@ -42,7 +47,9 @@ class Occlusion(BlackBoxExplainer):
     Parameters
     ----------
     patch_size
-        Size of the patch: an int, or a pair `(height, width)` for images and time series.
+        Size of the patch: an int, or a pair `(height, width)` for images and time series. An
+        int `s` is stored as `(s, s)` (as in Xplique) and covers `s` features of a tabular row.
+        A patch larger than the input raises a ValueError.
     patch_stride
         Step between patch positions (int or pair, like `patch_size`).
     occlusion_value
@@ -52,7 +59,7 @@ class Occlusion(BlackBoxExplainer):
     -----
     Anchors are `0, stride, ...` while the patch fits, so with a stride that does not divide
     the size, the last cells may be covered by no patch (their attribution is 0), as in Xplique.
-    A patch larger than the input is clipped to it. Each input costs one evaluation per patch,
+    Each input costs one evaluation per patch,
     plus one for its unoccluded score; patches of several inputs share batches.
     """
 
@@ -60,8 +67,12 @@ class Occlusion(BlackBoxExplainer):
                  occlusion_value=0.0, *, verbose=False):
         self._setup(black_box_model(model), batch_size, operator)
         self.model = model
-        self.patch_size = _ensure_sizes(patch_size, "patch_size")
-        self.patch_stride = _ensure_sizes(patch_stride, "patch_stride")
+        # What the layout reads (an int given as `(s,)` applies to every axis); the public
+        # attributes hold Xplique's values, `(s, s)` for an int.
+        self._sizes = _ensure_sizes(patch_size, "patch_size")
+        self._strides = _ensure_sizes(patch_stride, "patch_stride")
+        self.patch_size = _as_pair(self._sizes)
+        self.patch_stride = _as_pair(self._strides)
         self.occlusion_value = ensure_float(occlusion_value, "occlusion_value")
         self.verbose = bool(verbose)
         self._occluded = perturbed_scores_of(
@@ -71,7 +82,7 @@ class Occlusion(BlackBoxExplainer):
 
     def _layout(self, input_shape):
         cells = cell_shape(input_shape)
-        sizes, strides = self.patch_size, self.patch_stride
+        sizes, strides = self._sizes, self._strides
         for name, value in (("patch_size", sizes), ("patch_stride", strides)):
             if len(value) == 2 and len(cells) == 1:
                 raise ValueError(
@@ -79,6 +90,11 @@ class Occlusion(BlackBoxExplainer):
                 )
         sizes = sizes * len(cells) if len(sizes) == 1 else sizes
         strides = strides * len(cells) if len(strides) == 1 else strides
+        if any(size > cell for size, cell in zip(sizes, cells)):
+            raise ValueError(
+                f"`patch_size` must fit in the input, whose cells are {cells}. Received: "
+                f"patch_size={sizes if len(sizes) > 1 else sizes[0]}"
+            )
         return (cells,) + patch_layout(cells, sizes, strides)
 
     def _nb_patches(self, input_shape):

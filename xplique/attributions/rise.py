@@ -3,7 +3,13 @@
 import tensorflow as tf
 
 from xplique.attributions.base import BlackBoxExplainer
-from xplique.commons.masks import broadcast_to_input, rise_grid_shape, rise_masks
+from xplique.commons.masks import (
+    broadcast_to_input,
+    cell_shape,
+    check_grid_fits,
+    rise_grid_shape,
+    rise_masks,
+)
 from xplique.commons.model_adapters import black_box_model
 from xplique.commons.perturbation import perturbed_scores_of, reduce_perturbed
 from xplique.commons.random import pair_uniform
@@ -17,6 +23,18 @@ def _weighted_masks_and_coverage(pair_scores, masks):
     """Per pair: the score-weighted mask and the mask itself, stacked on a last axis."""
     weights = tf.reshape(pair_scores, [-1] + [1] * (masks.shape.rank - 1))
     return tf.stack([weights * masks, masks], axis=-1)
+
+
+def _ensure_grid_size(grid_size):
+    """An int, or a pair of positive ints (returned as a tuple)."""
+    if isinstance(grid_size, (tuple, list)):
+        if len(grid_size) != 2:
+            raise ValueError(
+                f"`grid_size` must be a positive int or a pair of ints. Received: "
+                f"grid_size={grid_size!r}"
+            )
+        return tuple(ensure_positive_int(g, "grid_size") for g in grid_size)
+    return ensure_positive_int(grid_size, "grid_size")
 
 
 class Rise(BlackBoxExplainer):
@@ -36,8 +54,9 @@ class Rise(BlackBoxExplainer):
     nb_samples
         Masks per input.
     grid_size
-        Cells per side of the low-resolution grid (time axis for time series; unused for
-        tabular data).
+        Cells of the low-resolution grid: an int (per side) or a pair `(rows, columns)` for
+        images; cells along the time axis for time series (the first of a pair); unused for
+        tabular data. A grid larger than the input raises a ValueError.
     preservation_probability
         Probability that a grid cell is kept.
     mask_value
@@ -56,7 +75,7 @@ class Rise(BlackBoxExplainer):
         self._setup(black_box_model(model), batch_size, operator)
         self.model = model
         self.nb_samples = ensure_positive_int(nb_samples, "nb_samples")
-        self.grid_size = ensure_positive_int(grid_size, "grid_size")
+        self.grid_size = _ensure_grid_size(grid_size)
         self.preservation_probability = ensure_float(
             preservation_probability, "preservation_probability", minimum=0.0
         )
@@ -85,6 +104,10 @@ class Rise(BlackBoxExplainer):
         return pair_inputs * expanded + (1.0 - expanded) * self.mask_value, masks
 
     def _explain_group(self, inputs, targets, first_input):
+        input_shape = inputs.shape[1:]
+        grid = rise_grid_shape(input_shape, self.grid_size)
+        if len(input_shape) > 1:  # tabular rows have no grid
+            check_grid_fits(grid[:1] if len(input_shape) == 2 else grid, cell_shape(input_shape))
         seed = tf.constant(ensure_seed(self.seed), tf.int64)
         sums = reduce_perturbed(
             self._masked_scores, [inputs, targets], self.nb_samples, self.batch_size, Sum(),

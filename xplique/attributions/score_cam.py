@@ -5,7 +5,7 @@ import functools
 import tensorflow as tf
 
 from xplique.attributions.base import WhiteBoxExplainer
-from xplique.commons.batching import batched
+from xplique.commons.batching import batched, evaluations_per_pass
 from xplique.commons.compiled import Compiled
 from xplique.commons.feature_maps import weighted_feature_map
 from xplique.commons.model_surgery import find_conv_layer, run_model, truncate_at
@@ -61,7 +61,8 @@ class ScoreCAM(WhiteBoxExplainer):
         if channels is None:  # subclassed model: read the channel count from one input
             channels = int(self._features(inputs[:1]).shape[-1])
         block = inputs_per_block(channels, self.batch_size)
-        return block * -(-self.batch_size // block)  # whole batches of maps, whole batches of masks
+        # whole batches of maps, whole batches of masks
+        return block * -(-evaluations_per_pass(self.batch_size) // block)
 
     def _explain_block(self, inputs, targets):
         features = batched(self._features, [inputs], self.batch_size)

@@ -6,9 +6,13 @@ noise draws): pairs are laid out input-major and cut in chunks of exactly `batch
 chunk may hold the samples of several inputs, or part of one input's samples. The kernel reduces
 each chunk to per-input states that are merged across chunks, so memory never grows with the
 number of samples. Results are collected in lists and concatenated once.
+
+`batch_size=None` (Xplique's "all at once") is one pass over everything, bounded by
+:data:`MAX_BATCH_SIZE` evaluations per pass (:func:`evaluations_per_pass`), so that a large
+array or dataset never builds one pass that exhausts memory.
 """
 
-from typing import Callable, Iterator, List, NamedTuple, Sequence, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -16,13 +20,26 @@ import tensorflow as tf
 from xplique.commons.statistics import Statistic
 
 
-def chunk_ranges(total: int, batch_size: int) -> Iterator[Tuple[int, int]]:
-    """Yield `(start, stop)` ranges of at most `batch_size` items covering `range(total)`."""
+#: Model evaluations per pass when `batch_size=None`: everything in one pass up to this many
+#: evaluations, then passes of this size (see docs/conventions.md).
+MAX_BATCH_SIZE = 512
+
+
+def evaluations_per_pass(batch_size: Optional[int]) -> int:
+    """The pass size a loop uses for `batch_size` (an int, or None: :data:`MAX_BATCH_SIZE`)."""
+    return MAX_BATCH_SIZE if batch_size is None else int(batch_size)
+
+
+def chunk_ranges(total: int, batch_size: Optional[int]) -> Iterator[Tuple[int, int]]:
+    """Yield `(start, stop)` ranges of at most `batch_size` items covering `range(total)`
+    (None: at most :data:`MAX_BATCH_SIZE`)."""
+    batch_size = evaluations_per_pass(batch_size)
     for start in range(0, total, batch_size):
         yield start, min(start + batch_size, total)
 
 
-def batched(fn: Callable, tensors: Sequence[tf.Tensor], batch_size: int) -> tf.Tensor:
+def batched(fn: Callable, tensors: Sequence[tf.Tensor], batch_size: Optional[int]
+            ) -> tf.Tensor:
     """Apply `fn` to consecutive slices of `tensors` (sliced along axis 0) and concatenate.
 
     Parameters
@@ -32,7 +49,7 @@ def batched(fn: Callable, tensors: Sequence[tf.Tensor], batch_size: int) -> tf.T
     tensors
         Tensors sharing their first dimension.
     batch_size
-        Rows per call of `fn`.
+        Rows per call of `fn` (None: all rows, at most :data:`MAX_BATCH_SIZE` per call).
     """
     total = int(tensors[0].shape[0])
     outputs: List[tf.Tensor] = [
@@ -89,7 +106,7 @@ def reduce_over_samples(
     kernel: Callable,
     tensors: Sequence[tf.Tensor],
     nb_samples: int,
-    batch_size: int,
+    batch_size: Optional[int],
     statistic: Statistic,
     first_pair: int = 0,
     extras: Sequence[tf.Tensor] = (),
@@ -110,7 +127,8 @@ def reduce_over_samples(
     nb_samples
         Samples per input.
     batch_size
-        Pairs (model evaluations) per kernel call.
+        Pairs (model evaluations) per kernel call (None: all pairs, at most
+        :data:`MAX_BATCH_SIZE` per call).
     statistic
         How partial states combine and finalize.
     first_pair

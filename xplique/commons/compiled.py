@@ -4,6 +4,11 @@
 relaxes the leading (batch) dimension of every argument. A different number of inputs or a
 ragged last batch therefore reuses the same graph: one trace per distinct per-sample shape.
 Kernels close over the model (they are built per explainer), never take it as an argument.
+
+Some models read the static batch size (`tf.reshape(x, [x.shape[0], -1])`) and cannot be traced
+with an unknown one. When the relaxed trace fails, :class:`Compiled` traces with the arguments'
+exact shapes instead, once per distinct shape: the loops call a kernel with at most two shapes
+per group (the full chunk and the last one), so a call that repeats a shape never retraces.
 """
 
 import functools
@@ -40,20 +45,45 @@ class Compiled:
         self._fully_relaxed = frozenset(fully_relaxed)
         self._functions: Dict[Tuple, tf.types.experimental.GenericFunction] = {}
         self._concrete: Dict[Tuple, tf.types.experimental.ConcreteFunction] = {}
+        self._exact_only: Dict[Tuple, Exception] = {}  # relaxed keys whose trace failed
 
     def __call__(self, *args: tf.Tensor):
         key = tuple(self._key(i, arg) for i, arg in enumerate(args))
         concrete = self._concrete.get(key)
         if concrete is None:
+            concrete = self._exact(key, args) if key in self._exact_only else None
+        if concrete is None:
             specs = tuple(_relaxed_spec(arg, i in self._fully_relaxed)
                           for i, arg in enumerate(args))
-            function = tf.function(self._fn, input_signature=specs)
-            self._functions[key] = function
-            concrete = self._concrete[key] = function.get_concrete_function()
+            try:
+                concrete = self._trace(key, specs)
+            except (TypeError, ValueError, NotImplementedError) as error:
+                # e.g. a model that reshapes with the static batch size: exact shapes instead.
+                self._exact_only[key] = error
+                concrete = self._exact(key, args)
         # The concrete function skips tf.function's per-call dispatch (argument binding and
         # signature matching), about half of a call's fixed cost: the loops call kernels once
         # per `batch_size` evaluations.
         return concrete(*args)
+
+    def _trace(self, key: Tuple, specs) -> tf.types.experimental.ConcreteFunction:
+        function = tf.function(self._fn, input_signature=specs)
+        concrete = function.get_concrete_function()
+        self._functions[key] = function
+        self._concrete[key] = concrete
+        return concrete
+
+    def _exact(self, key: Tuple, args) -> tf.types.experimental.ConcreteFunction:
+        """The trace for the arguments' exact shapes (after a failed relaxed trace)."""
+        exact = key + tuple(tuple(arg.shape) for arg in args)
+        concrete = self._concrete.get(exact)
+        if concrete is not None:
+            return concrete
+        specs = tuple(tf.TensorSpec(arg.shape, arg.dtype) for arg in args)
+        try:
+            return self._trace(exact, specs)
+        except (TypeError, ValueError, NotImplementedError):
+            raise self._exact_only[key]  # the relaxed trace's error says more  # noqa: B904
 
     def _key(self, position: int, arg: tf.Tensor) -> Tuple:
         """What the traced graph depends on: the dtype and the relaxed shape."""

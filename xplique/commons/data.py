@@ -4,7 +4,13 @@
 not) of inputs or of `(inputs, targets)` pairs. :func:`iter_groups` turns all of them into a
 stream of in-memory groups `(x, y)`: arrays and tensors form one group, datasets are streamed
 one batch at a time and never materialised whole. :func:`prepare_targets` converts integer class
-indices `(N,)` into one-hot rows, once, and checks them against the model.
+indices `(N,)` into one-hot rows, once, and :func:`check_targets` checks the targets of the
+built-in operators against the model's outputs, before any graph runs.
+
+Every group is checked once (never inside the loops): its rank, its shape against a Keras
+model's input (for built-in operators only: a custom operator may transform the inputs before
+calling the model), the number of targets, and that every input value is finite (one reduction
+per group).
 """
 
 from typing import Callable, Iterator, Optional, Tuple
@@ -12,8 +18,9 @@ from typing import Callable, Iterator, Optional, Tuple
 import numpy as np
 import tensorflow as tf
 
+from xplique.commons.batching import evaluations_per_pass
 from xplique.commons.model_surgery import is_graph_model, run_model
-from xplique.commons.operators import requires_targets
+from xplique.commons.operators import Tasks, predictions_operator, requires_targets
 
 Group = Tuple[tf.Tensor, Optional[tf.Tensor]]
 
@@ -42,8 +49,33 @@ def expected_input_shape(model) -> Optional[tuple]:
     return tuple(model.inputs[0].shape)
 
 
-def check_inputs_for_model(inputs: tf.Tensor, model) -> None:
-    """Raise a ValueError naming `inputs` when their rank or sizes cannot feed `model`."""
+def is_builtin_operator(operator: Callable) -> bool:
+    """Whether `operator` is one of the operators :class:`~xplique.commons.operators.Tasks`
+    names (which call the model on the inputs as given)."""
+    return any(operator is task.operator for task in Tasks)
+
+
+def check_finite(inputs: tf.Tensor, name: str = "inputs") -> None:
+    """Raise a ValueError naming `name` when `inputs` hold NaN or infinite values (one
+    reduction; explanations of such inputs would be NaN or silently zero)."""
+    if not inputs.dtype.is_floating or bool(tf.reduce_all(tf.math.is_finite(inputs))):
+        return
+    values = inputs.numpy()
+    raise ValueError(
+        f"`{name}` must hold finite values. Received {int(np.isnan(values).sum())} NaN and "
+        f"{int(np.isinf(values).sum())} infinite values in {name}.shape={tuple(inputs.shape)}"
+    )
+
+
+def check_inputs_for_model(inputs: tf.Tensor, model, operator: Optional[Callable] = None
+                           ) -> None:
+    """Raise a ValueError naming `inputs` when their rank or sizes cannot feed `model`.
+
+    Nothing is checked when `operator` is given and is not a built-in one: a custom operator
+    may transform the inputs before calling the model.
+    """
+    if operator is not None and not is_builtin_operator(operator):
+        return
     expected = expected_input_shape(model)
     if expected is None:
         return
@@ -68,7 +100,7 @@ def _is_batched_dataset(dataset: tf.data.Dataset, batch_rank: Optional[int]) -> 
     return rank is not None and rank > 0 and spec.shape[0] is None
 
 
-def iter_groups(inputs, targets, batch_size: int, model=None) -> Iterator[Group]:
+def iter_groups(inputs, targets, batch_size: Optional[int], model=None) -> Iterator[Group]:
     """Yield `(x, y)` groups held in memory, `y` None when no targets were given.
 
     Parameters
@@ -78,7 +110,8 @@ def iter_groups(inputs, targets, batch_size: int, model=None) -> Iterator[Group]
     targets
         Array or tensor of targets (or a dataset zipped with `inputs`), or None.
     batch_size
-        Group size used to batch an unbatched dataset.
+        Group size used to batch an unbatched dataset (None:
+        :data:`~xplique.commons.batching.MAX_BATCH_SIZE` inputs).
     model
         When given, inputs are checked against its expected input shape.
     """
@@ -97,7 +130,7 @@ def iter_groups(inputs, targets, batch_size: int, model=None) -> Iterator[Group]
                 f"{type(targets).__name__}"
             )
         if not _is_batched_dataset(dataset, batch_rank):
-            dataset = dataset.batch(batch_size)
+            dataset = dataset.batch(evaluations_per_pass(batch_size))
         for element in dataset:
             x, y = element if isinstance(element, tuple) else (element, None)
             yield _checked_group(x, y, model)
@@ -114,6 +147,7 @@ def _checked_group(x, y, model) -> Group:
         raise ValueError(
             f"`inputs` must be a batch (N, ...) of rank >= 2. Received: inputs.shape={x.shape}"
         )
+    check_finite(x)
     if model is not None:
         check_inputs_for_model(x, model)
     if y is None:
@@ -131,6 +165,88 @@ def _checked_group(x, y, model) -> Group:
             f"inputs.shape={tuple(x.shape)}, targets.shape={tuple(y.shape)}"
         )
     return x, y
+
+
+def output_shape(model: Callable, sample: tf.Tensor) -> Tuple[Optional[int], ...]:
+    """Shape of `model`'s output for a batch (`(None, ...)`), without evaluating it where
+    possible: read from a Keras graph model, else from a throwaway trace (no model call runs),
+    else (host models, whose output shape is unknown until they run) from one forward pass on
+    one input."""
+    if is_graph_model(model) and len(model.outputs) == 1:
+        shape = tuple(model.outputs[0].shape)
+        if all(size is not None for size in shape[1:]):
+            return (None,) + shape[1:]
+    traced = None
+    for batch in (None, 1):  # relaxed batch first; static-batch models need a known one
+        spec = tf.TensorSpec((batch,) + tuple(sample.shape[1:]), sample.dtype)
+        try:
+            with tf.init_scope():
+                concrete = tf.function(lambda x: run_model(model, x)).get_concrete_function(spec)
+            traced = concrete.structured_outputs
+            break
+        except Exception:  # pylint: disable=broad-except  # not traceable: run it below
+            continue
+    if isinstance(traced, tf.Tensor) and traced.shape.rank is not None \
+            and all(size is not None for size in traced.shape[1:]):
+        return (None,) + tuple(traced.shape[1:])
+    return (None,) + tuple(run_model(model, sample[:1]).shape[1:])
+
+
+def lazy_output_shape(model: Callable, sample: tf.Tensor) -> Callable[[], Tuple]:
+    """A function returning :func:`output_shape` of `model`, computed on its first call only."""
+    found = []
+
+    def shape():
+        if not found:
+            found.append(output_shape(model, sample))
+        return found[0]
+
+    return shape
+
+
+def _target_expectation(operator: Callable, outputs: Tuple) -> str:
+    """What the targets of a built-in operator must be for model outputs of shape `outputs`."""
+    if operator is Tasks.SEMANTIC_SEGMENTATION.operator:
+        return f"masks of the model's output shape (N, {', '.join(map(str, outputs[1:]))})"
+    if operator is predictions_operator:
+        return f"rows of the model's output shape (N, {', '.join(map(str, outputs[1:]))})"
+    return (f"boxes (N, {outputs[-1]}) or (N, nb_ref, {outputs[-1]}): 4 coordinates, "
+            f"objectness and {outputs[-1] - 5} class scores, as in the model's outputs")
+
+
+def check_targets(targets: tf.Tensor, operator: Callable,
+                  outputs: Callable[[], Tuple]) -> None:
+    """Raise a ValueError naming `targets` when they do not fit a built-in operator.
+
+    Parameters
+    ----------
+    targets
+        The prepared targets (one-hot, dense, masks or boxes), one row per input.
+    operator
+        The operator; custom operators are not checked (they read targets their own way).
+    outputs
+        Called (only for built-in operators) to get the model's output shape `(None, ...)`.
+    """
+    if not is_builtin_operator(operator):
+        return
+    shape = tuple(targets.shape)
+    expected = tuple(outputs())
+    if operator is predictions_operator or operator is Tasks.SEMANTIC_SEGMENTATION.operator:
+        ok = shape[1:] == expected[1:]
+    else:  # detection: reference boxes with the model's box layout
+        ok = len(shape) in (2, 3) and shape[-1] == expected[-1]
+    if ok:
+        return
+    description = _target_expectation(operator, expected)
+    if operator is predictions_operator and len(shape) == 2 and len(expected) == 2:
+        raise ValueError(
+            f"`targets` must have width {expected[-1]}, one value per output of this model "
+            f"({expected[-1]} outputs). Received width {shape[-1]}: targets.shape={shape}"
+        )
+    raise ValueError(
+        f"`targets` must be {description}. Received: targets.shape={shape} for model outputs "
+        f"of shape {expected}"
+    )
 
 
 def output_size(model: Callable, sample: tf.Tensor) -> int:

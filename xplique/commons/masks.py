@@ -92,15 +92,31 @@ def rise_masks(grid_noise: tf.Tensor, shift_noise: tf.Tensor, input_shape,
     return upsampled_grid_masks(binary, shift_noise, cell_shape(input_shape), gridded)
 
 
-def rise_grid_shape(input_shape, grid_size: int) -> Tuple[int, ...]:
-    """Shape of the low-resolution RISE grid for one input of shape `input_shape`."""
+def rise_grid_shape(input_shape, grid_size) -> Tuple[int, ...]:
+    """Shape of the low-resolution RISE grid for one input of shape `input_shape`.
+
+    `grid_size` is an int `g` or a pair `(g_h, g_w)`: `(g_h, g_w)` cells over an image, `g_h`
+    over the time axis of a time series (every feature on its own), none for tabular rows.
+    """
     kind = modality((None,) + tuple(input_shape))
     cells = cell_shape(input_shape)
+    grid = tuple(grid_size) if isinstance(grid_size, (tuple, list)) else (grid_size, grid_size)
     if kind is Modality.IMAGES:
-        return (grid_size, grid_size)
+        return (int(grid[0]), int(grid[1]))
     if kind is Modality.TIME_SERIES:
-        return (grid_size, cells[1])
+        return (int(grid[0]), cells[1])
     return cells
+
+
+def check_grid_fits(grid, cells, name: str = "grid_size") -> None:
+    """Raise a ValueError naming `name` when a grid has more cells along an axis than the
+    input (`grid` and `cells` are the per-axis sizes compared)."""
+    if any(int(g) > int(c) for g, c in zip(grid, cells)):
+        raise ValueError(
+            f"`{name}` must not exceed the input's size {tuple(int(c) for c in cells)}: a grid "
+            f"cell would be smaller than one input cell. Received: {name} giving a grid of "
+            f"{tuple(int(g) for g in grid)}"
+        )
 
 
 def upsampled_grid_masks(binary: tf.Tensor, shift_noise: tf.Tensor, cells,

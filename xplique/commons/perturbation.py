@@ -63,7 +63,12 @@ from typing import Callable, Optional, Sequence, Union
 
 import tensorflow as tf
 
-from xplique.commons.batching import batched, pairs_in, reduce_over_samples
+from xplique.commons.batching import (
+    batched,
+    evaluations_per_pass,
+    pairs_in,
+    reduce_over_samples,
+)
 from xplique.commons.compiled import Compiled
 from xplique.commons.gradients import scores
 from xplique.commons.statistics import Statistic
@@ -144,13 +149,15 @@ def perturbed_scores_of(
     return Compiled(kernel, fully_relaxed)
 
 
-def inputs_per_block(nb_samples: int, batch_size: int, values_per_sample: int = 1,
+def inputs_per_block(nb_samples: int, batch_size: Optional[int], values_per_sample: int = 1,
                      budget: int = 2**24) -> int:
     """How many inputs to reduce at once when a statistic collects every sample's values.
 
     The block's pairs are a multiple of `batch_size` (so blocks do not add model calls) unless
     that would hold more than `budget` collected values; then blocks shrink to fit the budget.
+    `batch_size=None` counts as :data:`~xplique.commons.batching.MAX_BATCH_SIZE`.
     """
+    batch_size = evaluations_per_pass(batch_size)
     block = batch_size // math.gcd(nb_samples, batch_size)
     fitting = max(1, budget // max(1, nb_samples * values_per_sample))
     return block if block <= fitting else fitting
@@ -160,7 +167,7 @@ def reduce_perturbed(
     kernel: Callable,
     tensors: Sequence[tf.Tensor],
     nb_samples: int,
-    batch_size: int,
+    batch_size: Optional[int],
     statistic: Statistic,
     first_input: int = 0,
     extras: Sequence[tf.Tensor] = (),

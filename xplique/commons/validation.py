@@ -8,6 +8,7 @@ from numbers import Integral, Real
 from typing import Iterable, Optional
 
 import numpy as np
+import tensorflow as tf
 
 
 def ensure_positive_int(value, name: str, minimum: int = 1) -> int:
@@ -45,10 +46,14 @@ def ensure_choice(value, name: str, choices: Iterable):
 def ensure_seed(seed, name: str = "seed") -> int:
     """Turn `seed` (None or an int) into a concrete non-negative 31-bit seed.
 
-    `None` draws a fresh seed, so unseeded calls differ; an int is used as given.
+    `None` draws a seed from TensorFlow's global generator, as Xplique's methods draw their
+    randomness: unseeded calls differ, and `tf.random.set_seed(s)` before a run makes it
+    reproducible. An int is used as given.
     """
     if seed is None:
-        return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+        with tf.init_scope():  # eager, even when called while a kernel is traced
+            drawn = tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64)
+        return int(drawn.numpy())
     if isinstance(seed, bool) or not isinstance(seed, (Integral, np.integer)):
         raise TypeError(f"`{name}` must be None or an int. Received: {name}={seed!r}")
     return int(seed) % (2**31)

@@ -6,6 +6,7 @@ from xplique.attributions.global_sensitivity_analysis.hsic_estimators import (
     HsicEstimator,
 )
 from xplique.attributions.global_sensitivity_analysis.perturbations import (
+    design_estimator,
     design_kernel,
     explain_with_design,
 )
@@ -39,10 +40,18 @@ class HsicAttributionMethod(BlackBoxExplainer):
     sampler
         A plain sampler from :mod:`.samplers` (default `TFSobolSequence(binary=True)`).
     estimator
-        An :class:`.HsicEstimator` (default `BinaryEstimator(output_kernel="rbf")`).
+        An :class:`.HsicEstimator` (default `BinaryEstimator(output_kernel="rbf")`), or any
+        callable written the Xplique way: called per image as
+        `estimator(masks, outputs, nb_design)` with `outputs` the image's `(nb_design,)` scores,
+        returning one value per cell of `masks.shape[1:]`.
     estimator_batch_size
         Grid cells whose input kernels (`nb_design^2` values each) are held at once; None
         chooses as many as fit about 64 MB.
+
+    Attributes
+    ----------
+    masks
+        The design of masks `(nb_design, g, g, c)`, as in Xplique.
 
     Notes
     -----
@@ -74,17 +83,21 @@ class HsicAttributionMethod(BlackBoxExplainer):
         self.perturbation_function = perturbation_function
         self.verbose = bool(verbose)
         self._grid = (self.grid_size, self.grid_size, self.nb_channels)
-        self._masks, self._design_scores = design_kernel(
+        self.masks, self._design_scores = design_kernel(
             self._scored_model, self.operator, self.sampler, self.nb_design, self._grid,
             perturbation_function,
         )
 
-    def _estimate(self, scores):
-        return self.estimator(self._masks, scores, self.nb_design, self.estimator_batch_size)
+    def _estimator(self):
+        if isinstance(self.estimator, HsicEstimator):
+            return design_estimator(self.estimator, self.masks, self.nb_design, True,
+                                    self.estimator_batch_size)
+        return design_estimator(self.estimator, self.masks, self.nb_design, False)
 
     def _explain_group(self, inputs, targets, first_input):
         return explain_with_design(
-            self._design_scores, inputs, targets, first_input, nb_masks=len(self._masks),
-            grid=self._grid, batch_size=self.batch_size, estimate=self._estimate,
+            self._design_scores, inputs, targets, first_input, nb_masks=len(self.masks),
+            grid=self._grid, batch_size=self.batch_size,
+            estimate=self._estimator(),
             verbose=self.verbose, description="HsicAttributionMethod",
         )

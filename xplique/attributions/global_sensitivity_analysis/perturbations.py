@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from xplique.commons.masks import box_blur, resize_masks
+from xplique.commons.masks import box_blur, check_grid_fits, resize_masks
 from xplique.commons.perturbation import inputs_per_block, perturbed_scores_of, reduce_perturbed
 from xplique.commons.shapes import Modality, modality
 from xplique.commons.statistics import Collect
@@ -101,8 +101,8 @@ def design_kernel(model, operator, sampler, nb_design: int, grid, perturbation_f
 
     Returns
     -------
-    `(design, kernel)`: the design `(M, g * g * c)` float32, as the estimators read it, and the
-    kernel for :func:`explain_with_design`.
+    `(masks, kernel)`: the masks `(M, g, g, c)` float32 (Xplique's `masks`), and the kernel
+    for :func:`explain_with_design`.
     """
     perturbation = get_perturbation(perturbation_function)
     design = np.asarray(sampler(int(np.prod(grid)), nb_design), np.float32)
@@ -114,7 +114,41 @@ def design_kernel(model, operator, sampler, nb_design: int, grid, perturbation_f
 
     kernel = perturbed_scores_of(model, operator, len(design), make_perturbed,
                                  Collect(len(design)), values_of=_scores_only)
-    return design, kernel
+    return design.reshape((len(design),) + tuple(grid)), kernel
+
+
+def design_estimator(estimator: Callable, masks: np.ndarray, nb_design: int, vectorised: bool,
+                     *args) -> Callable:
+    """`estimate(scores (B, M)) -> (B, d)` from an estimator, `d` the cells of one mask.
+
+    Built-in estimators (`vectorised`) take the scores of every input of a block at once. Any
+    other callable is called as Xplique calls it, per input:
+    `estimator(masks, outputs, nb_design, *args)` with the masks `(M, g, g, c)` and the
+    input's scores `outputs` `(M,)`, and its result is reshaped to `masks.shape[1:]`. Either
+    way, a result that does not hold `d` values per input raises a ValueError naming
+    `estimator`.
+    """
+    cells = int(np.prod(masks.shape[1:]))
+
+    def checked(values, count):
+        values = tf.convert_to_tensor(values)
+        size = values.shape.num_elements()
+        if size != count * cells:
+            raise ValueError(
+                f"`estimator` must return one value per mask cell, {cells} values "
+                f"(masks.shape[1:]={tuple(masks.shape[1:])}) for each of the {count} inputs. "
+                f"Received {size} values of shape {tuple(values.shape)}"
+            )
+        return tf.reshape(tf.cast(values, tf.float32), [count, cells])
+
+    def estimate(scores):
+        count = int(scores.shape[0])
+        if vectorised:
+            return checked(estimator(masks, scores, nb_design, *args), count)
+        return tf.concat([checked(estimator(masks, row, nb_design, *args), 1)
+                          for row in tf.unstack(scores)], axis=0)
+
+    return estimate
 
 
 def explain_with_design(kernel, inputs, targets, first_input, *, nb_masks: int, grid,
@@ -134,6 +168,7 @@ def explain_with_design(kernel, inputs, targets, first_input, *, nb_masks: int, 
             f"`nb_channels` must be 1 or the number of image channels ({inputs.shape[-1]}). "
             f"Received: nb_channels={channels}"
         )
+    check_grid_fits((grid_height, grid_width), inputs.shape[1:3])
 
     def finish(scores, block_inputs, block_targets):
         indices = tf.reshape(estimate(scores), [-1, grid_height, grid_width, channels])

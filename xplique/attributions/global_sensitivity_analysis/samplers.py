@@ -64,7 +64,9 @@ def _tf_sobol(dimension, nb_design):
 
 
 def _seed(seed):
-    return None if seed is None else ensure_seed(seed)
+    """The scrambling seed: an int as given, None drawn from TensorFlow's global generator (so
+    `tf.random.set_seed` makes scrambled designs reproducible, as every other draw)."""
+    return ensure_seed(seed)
 
 
 def _scipy_sobol(dimension, nb_design, scramble, seed):

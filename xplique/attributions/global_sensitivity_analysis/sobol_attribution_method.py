@@ -2,6 +2,7 @@
 
 from xplique.attributions.base import BlackBoxExplainer
 from xplique.attributions.global_sensitivity_analysis.perturbations import (
+    design_estimator,
     design_kernel,
     explain_with_design,
 )
@@ -36,13 +37,20 @@ class SobolAttributionMethod(BlackBoxExplainer):
     sampler
         A replicated sampler from :mod:`.samplers` (default `TFSobolSequenceRS()`).
     estimator
-        A :class:`.SobolEstimator` (default `JansenEstimator()`).
+        A :class:`.SobolEstimator` (default `JansenEstimator()`), or any callable written the
+        Xplique way: called per image as `estimator(masks, outputs, nb_design)` with `outputs`
+        the image's `(M,)` scores, returning one value per cell of `masks.shape[1:]`.
     perturbation_function
         "inpainting" (`x M`), "blurring" (`x M + (1 - M) blur(x)`), "amplitude"
         (`x + (M - 0.5)`), a :class:`.PerturbationFunction` or a callable `f(inputs, masks)`.
     nb_channels
         Keyword-only. 1 (one mask for all channels) or the number of image channels (a mask per
         channel, and a map per channel).
+
+    Attributes
+    ----------
+    masks
+        The design of masks `(nb_design * (g^2 c + 2), g, g, c)` in [0, 1], as in Xplique.
 
     Notes
     -----
@@ -77,15 +85,16 @@ class SobolAttributionMethod(BlackBoxExplainer):
         self.perturbation_function = perturbation_function
         self.verbose = bool(verbose)
         self._grid = (self.grid_size, self.grid_size, self.nb_channels)
-        self._masks, self._design_scores = design_kernel(
+        self.masks, self._design_scores = design_kernel(
             self._scored_model, self.operator, self.sampler, self.nb_design, self._grid,
             perturbation_function,
         )
 
     def _explain_group(self, inputs, targets, first_input):
         return explain_with_design(
-            self._design_scores, inputs, targets, first_input, nb_masks=len(self._masks),
+            self._design_scores, inputs, targets, first_input, nb_masks=len(self.masks),
             grid=self._grid, batch_size=self.batch_size,
-            estimate=lambda scores: self.estimator(self._masks, scores, self.nb_design),
+            estimate=design_estimator(self.estimator, self.masks, self.nb_design,
+                                      isinstance(self.estimator, SobolEstimator)),
             verbose=self.verbose, description="SobolAttributionMethod",
         )
