@@ -190,6 +190,32 @@ def test_detection_operator_matches_loop_oracle(objectness, classes):
     np.testing.assert_allclose(direct, scores)
 
 
+def test_detection_operator_takes_its_settings_positionally():
+    """Xplique's order: (model, inputs, targets, intersection_score_fn,
+    include_detection_probability, include_classification_score)."""
+    predictions = tf.constant([PREDICTIONS])
+    targets = tf.constant([REFERENCE])
+    for flags, task in (((True, True), Tasks.OBJECT_DETECTION),
+                        ((False, False), Tasks.OBJECT_DETECTION_BOX_POSITION),
+                        ((True, False), Tasks.OBJECT_DETECTION_BOX_PROBA),
+                        ((False, True), Tasks.OBJECT_DETECTION_BOX_CLASS)):
+        positional = object_detection_operator(lambda x: predictions, NO_INPUTS, targets,
+                                               box_iou, *flags)
+        np.testing.assert_allclose(positional, task(lambda x: predictions, NO_INPUTS, targets))
+    # a positional score function replaces the IoU: a constant 1 leaves objectness x cosine
+    ones = lambda a, b: tf.ones_like(a[..., 0])  # noqa: E731
+    np.testing.assert_allclose(
+        object_detection_operator(lambda x: predictions, NO_INPUTS, targets, ones),
+        [max(0.5 * 0.6, 0.2 * 0.0)], rtol=1e-6)
+    # `intersection_score=`, the name of Xplique's documentation example, is an alias
+    np.testing.assert_allclose(
+        object_detection_operator(lambda x: predictions, NO_INPUTS, targets,
+                                  intersection_score=ones),
+        [max(0.5 * 0.6, 0.2 * 0.0)], rtol=1e-6)
+    with pytest.raises(TypeError, match="not both"):
+        object_detection_operator(intersection_score_fn=ones, intersection_score=ones)
+
+
 def test_custom_intersection_score():
     """`intersection_score_fn` replaces the IoU, here by the intersection area."""
     def intersection(a, b):

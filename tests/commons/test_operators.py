@@ -125,3 +125,42 @@ def test_every_operator_runs_inside_compiled_kernels_and_traces_once(task):
     predictions(inputs[:2], targets[:2])
     gradients(inputs[:3], targets[:3])
     assert predictions.tracing_count == 1 and gradients.tracing_count == 1
+
+
+# ------------------------------------------------------------ Xplique's public names
+
+
+def test_regression_operator_is_the_mean_absolute_error_and_deprecated():
+    from xplique.commons.operators import regression_operator
+
+    outputs = np.array([[1.0, -2.0, 3.0], [0.5, 0.5, 0.5]], "float32")
+    targets = np.array([[1.0, 0.0, 0.0], [0.0, 1.5, 0.5]], "float32")
+    with pytest.warns(DeprecationWarning, match="regression_operator"):
+        scores = regression_operator(lambda x: x, tf.constant(outputs), targets)
+    np.testing.assert_allclose(scores, np.abs(outputs - targets).mean(axis=-1), rtol=1e-6)
+    # the reason it is deprecated: at targets = model(x) the gradient vanishes
+    model = lambda x: 2.0 * x  # noqa: E731
+    x = tf.constant([[0.3, -0.7]])
+    with pytest.warns(DeprecationWarning):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = regression_operator(model, x, model(x))
+    np.testing.assert_array_equal(tape.gradient(score, x), 0.0)
+
+
+def test_invalid_operators_raise_xplique_exception_types():
+    from xplique.commons.exceptions import (
+        InvalidModelException,
+        InvalidOperatorException,
+        no_gradients_available,
+        raise_invalid_operator,
+    )
+
+    with pytest.raises(InvalidOperatorException, match="operator"):
+        get_operator(42)
+    with pytest.raises(TypeError):  # still a TypeError for code catching that
+        get_operator(42)
+    with pytest.raises(InvalidOperatorException):
+        raise_invalid_operator()
+    with pytest.raises(InvalidModelException, match="gradients"):
+        no_gradients_available()

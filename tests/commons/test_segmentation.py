@@ -60,7 +60,7 @@ def test_class_zone():
     np.testing.assert_array_equal(batch[1, ..., 2], CLASS_MAP[::-1] == 2)
 
 
-def test_connected_zone_is_4_connected():
+def test_connected_zone_is_8_connected():
     zone = get_connected_zone(_predictions(CLASS_MAP), (0, 2)).numpy()
     expected = np.zeros((4, 5), bool)
     expected[0, 1] = expected[0, 2] = expected[1, 1] = True
@@ -69,6 +69,13 @@ def test_connected_zone_is_4_connected():
     # (2, 3) and (3, 3), (3, 4) form another class-1 region; (3, 0) touches nothing
     other = get_connected_zone(_predictions(CLASS_MAP), (3, 4)).numpy()[..., 1]
     assert set(zip(*np.nonzero(other))) == {(2, 3), (3, 3), (3, 4)}
+    # pixels touching only by a corner belong to one zone (as with cv2.connectedComponents)
+    diagonal = np.eye(4, dtype=int)
+    chain = get_connected_zone(_predictions(diagonal), (0, 0)).numpy()[..., 1]
+    np.testing.assert_array_equal(chain, np.eye(4))
+    assert len(list_class_connected_zones(_predictions(diagonal), 1, zone_minimum_size=1)) == 1
+    # the other class is split by the diagonal only 4-wise: 8-wise it crosses it
+    assert len(list_class_connected_zones(_predictions(diagonal), 0, zone_minimum_size=1)) == 1
 
 
 def test_list_class_connected_zones_largest_first():
@@ -85,11 +92,31 @@ def test_in_out_border_by_hand():
     class_map[1:3, 1:3] = 2
     border = get_in_out_border(get_class_zone(_predictions(class_map), 2)).numpy()
     expected = np.zeros((5, 5))
+    expected[0:4, 0:4] = -1.0  # the 8-neighbours outside, diagonals included
     expected[1:3, 1:3] = 1.0  # every pixel of a 2x2 block touches the outside
-    for row, col in [(0, 1), (0, 2), (3, 1), (3, 2), (1, 0), (2, 0), (1, 3), (2, 3)]:
-        expected[row, col] = -1.0  # the 4-neighbours outside, no diagonals
     np.testing.assert_array_equal(border[..., 2], expected)
     np.testing.assert_array_equal(border[..., :2], 0)
+
+
+def test_in_out_border_matches_xplique_docstring_example():
+    """The zone and border printed in Xplique's `get_in_out_border` docstring."""
+    zone = np.array([
+        [0, 0, 0, 0, 0],
+        [0, 0, 0, 1, 1],
+        [0, 0, 1, 1, 1],
+        [0, 0, 1, 1, 1],
+        [0, 1, 1, 1, 1],
+    ])
+    expected = np.array([
+        [0, 0, -1, -1, -1],
+        [0, -1, -1, 1, 1],
+        [0, -1, 1, 1, 0],
+        [-1, -1, 1, 0, 0],
+        [-1, 1, 1, 0, 0],
+    ])
+    border = get_in_out_border(get_class_zone(_predictions(zone, nb_classes=2), 1)).numpy()
+    np.testing.assert_array_equal(border[..., 1], expected)
+    np.testing.assert_array_equal(border[..., 0], 0)
 
 
 def test_in_out_border_ignores_the_image_frame_and_common_border():

@@ -48,7 +48,7 @@ def _numpy_curve(model, x, phi, steps, inserting, baseline=0.0):
     maps = feature_map(phi) if phi.ndim == 4 else phi
     flat_maps = maps.reshape(len(x), -1)
     nb_features = flat_maps.shape[1]
-    counts = np.round(np.linspace(0, nb_features, steps + 1)).astype(int)
+    counts = [step * nb_features // steps for step in range(steps + 1)]  # truncated
     curve = []
     for count in counts:
         perturbed = []
@@ -64,6 +64,26 @@ def _numpy_curve(model, x, phi, steps, inserting, baseline=0.0):
                 perturbed.append(np.where(top, baseline, sample))
         curve.append(model(np.stack(perturbed).astype("float32")).numpy().mean())
     return np.array(curve)
+
+
+@pytest.mark.parametrize("metric_cls", [Deletion, Insertion])
+def test_causal_steps_truncate_the_number_of_flipped_features(metric_cls):
+    """6 features in 4 steps: 1.5 and 4.5 features truncate to 1 and 4 (Xplique's
+    `np.linspace(..., dtype=int32)`); rounding would give 2 and 4."""
+    x = positive_inputs((6,), n=2)
+    metric = metric_cls(SumModel(), x, ones_targets(2), steps=4)
+    curve = metric.detailed_evaluate(np.tile(np.arange(6.0)[::-1], (2, 1)))
+    np.testing.assert_allclose(list(curve), np.array([0, 1, 3, 4, 6]) / 6)
+    # the score after one step is the input minus (deletion) / only (insertion) its top feature
+    top = x[:, 0].mean()
+    expected = top if metric_cls is Insertion else x.sum(axis=1).mean() - top
+    assert list(curve.values())[1] == pytest.approx(expected, rel=1e-5)
+    # the same for a 2-D feature grid cut by max_percentage_perturbed
+    images = positive_inputs((3, 3, 1), n=1)
+    partial = metric_cls(SumModel(), images, ones_targets(1), steps=3,
+                         max_percentage_perturbed=0.5)  # int(4.5) = 4 features, 4/3 per step
+    assert list(partial.detailed_evaluate(images[..., 0])) == pytest.approx(
+        [0, 1 / 9, 2 / 9, 4 / 9])
 
 
 @pytest.mark.parametrize("metric_cls", [Deletion, Insertion])

@@ -17,7 +17,7 @@ class FEM(WhiteBoxExplainer):
 
     Each channel `A_k` is thresholded at `mean + k * std` of its own values (the K-sigma rule),
     and the binary masks are summed with the channel means as weights:
-    `sum_k mean(A_k) [A_k > mean(A_k) + k std(A_k)]`, upsampled to the input size.
+    `sum_k mean(A_k) [A_k >= mean(A_k) + k std(A_k)]`, upsampled to the input size.
 
     Ref. Fuad et al., Features Understanding in 3D CNNs for Actions Recognition in Video
     (2020), https://doi.org/10.1109/IPTA50016.2020.9286629
@@ -34,7 +34,9 @@ class FEM(WhiteBoxExplainer):
     FEM reads no score: it explains what the layer detects, whatever the class, so it takes no
     `operator` nor `output_layer` and ignores `targets` (they are still validated; with
     `targets=None` no extra forward pass is made). Maps are upsampled with bilinear
-    interpolation (Xplique: bicubic). Images only; returns (N, H, W, 1).
+    interpolation (Xplique: bicubic). A position exactly at the threshold counts (`>=`, Xplique's
+    formula), so a constant channel is selected whole and weighted by its mean. Images only;
+    returns (N, H, W, 1).
     """
 
     def __init__(self, model, batch_size=32, conv_layer=None, k=2.0):
@@ -56,5 +58,5 @@ class FEM(WhiteBoxExplainer):
 def _fem(features, k, inputs):
     activations = run_model(features, inputs)
     mean, variance = tf.nn.moments(activations, axes=(1, 2), keepdims=True)
-    masks = tf.cast(activations > mean + k * tf.sqrt(variance), activations.dtype)
+    masks = tf.cast(activations >= mean + k * tf.sqrt(variance), activations.dtype)
     return weighted_feature_map(masks, mean, inputs.shape[1:3], rectify=False)

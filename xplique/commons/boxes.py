@@ -7,15 +7,16 @@ layout: `[x, y, width, height]` ("xywh", top-left corner) or `[cx, cy, width, he
 :func:`convert_boxes` moves between them; :func:`format_detections` assembles the
 `(..., 4 + 1 + nb_classes)` rows the operator expects; :func:`pad_boxes` stacks a different
 number of boxes per image into one tensor padded with all-zero rows (which the operator ignores).
+A layout is a :class:`BoxType` of a :class:`BoxFormat` and a :class:`BoxCoordinatesMode`
+(Xplique's names; strings work too). Xplique's public path for all of these is
+:mod:`xplique.utils_functions.object_detection`.
 """
 
-import dataclasses
+import enum
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
-
-from xplique.commons.validation import ensure_choice
 
 #: Box layouts: corners, top-left corner and size, centre and size.
 BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
@@ -23,31 +24,105 @@ BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 BOX_COORDINATES = ("pixel", "relative")
 
 
-@dataclasses.dataclass(frozen=True)
+class BoxFormat(str, enum.Enum):
+    """Box layouts (Xplique's `BoxFormat`). Members compare equal to their lowercase names, and
+    lookups ignore case: `BoxFormat("XYXY") is BoxFormat.XYXY`."""
+
+    XYXY = "xyxy"
+    XYWH = "xywh"
+    CXCYWH = "cxcywh"
+
+    @classmethod
+    def _missing_(cls, value):
+        if isinstance(value, str):
+            return cls.__members__.get(value.strip().upper())
+        return None
+
+
+class BoxCoordinatesMode(str, enum.Enum):
+    """Coordinate units: PIXEL, or RELATIVE to the image width and height (alias NORMALIZED,
+    Xplique's `is_normalized=True`)."""
+
+    PIXEL = "pixel"
+    RELATIVE = "relative"
+    NORMALIZED = "relative"
+
+    @classmethod
+    def _missing_(cls, value):
+        if isinstance(value, str):
+            return cls.__members__.get(value.strip().upper())
+        return None
+
+
+def _member(enum_type, value, name: str, choices):
+    """`value` as a member of `enum_type`: a member, or its name in any case."""
+    if isinstance(value, enum_type):
+        return value
+    key = value.strip().upper() if isinstance(value, str) else None
+    if key in enum_type.__members__:
+        return enum_type.__members__[key]
+    listed = ", ".join(repr(choice) for choice in choices)
+    raise ValueError(f"`{name}` must be one of {listed}. Received: {name}={value!r}")
+
+
 class BoxType:
-    """How a box is written: its `format` (one of :data:`BOX_FORMATS`) and its `coordinates`
-    ("pixel" or "relative" to the image size).
+    """How a box is written: its `format` (:class:`BoxFormat` or its name) and its
+    `coordinates` (:class:`BoxCoordinatesMode` or "pixel" / "relative").
+
+    Xplique's spelling works too: `BoxType(BoxFormat.XYXY, is_normalized=False)`, or a bool as
+    the second positional argument. `is_normalized` is also readable as a property.
 
     >>> BoxType("cxcywh", "relative")
     BoxType(format='cxcywh', coordinates='relative')
+    >>> BoxType(BoxFormat.XYWH, is_normalized=True) == BoxType("xywh", "relative")
+    True
     """
 
-    format: str = "xyxy"
-    coordinates: str = "pixel"
+    __slots__ = ("format", "coordinates")
 
-    def __post_init__(self):
-        ensure_choice(self.format, "format", BOX_FORMATS)
-        ensure_choice(self.coordinates, "coordinates", BOX_COORDINATES)
+    def __init__(self, format="xyxy", coordinates="pixel", *, is_normalized=None):
+        # pylint: disable=redefined-builtin
+        if isinstance(coordinates, bool):  # Xplique's BoxType(format, is_normalized)
+            if is_normalized is None:
+                is_normalized = coordinates
+            coordinates = "pixel"
+        if is_normalized is not None:
+            if not isinstance(is_normalized, bool):
+                raise TypeError("`is_normalized` must be a bool. Received: "
+                                f"is_normalized={is_normalized!r}")
+            coordinates = "relative" if is_normalized else "pixel"
+        object.__setattr__(self, "format", _member(BoxFormat, format, "format", BOX_FORMATS))
+        object.__setattr__(self, "coordinates", _member(
+            BoxCoordinatesMode, coordinates, "coordinates", BOX_COORDINATES))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("BoxType is immutable")
+
+    @property
+    def is_normalized(self) -> bool:
+        """Whether the coordinates are relative to the image size (Xplique's name)."""
+        return self.coordinates is BoxCoordinatesMode.RELATIVE
+
+    def __eq__(self, other):
+        if not isinstance(other, BoxType):
+            return NotImplemented
+        return (self.format, self.coordinates) == (other.format, other.coordinates)
+
+    def __hash__(self):
+        return hash((self.format.value, self.coordinates.value))
+
+    def __repr__(self):
+        return f"BoxType(format={self.format.value!r}, coordinates={self.coordinates.value!r})"
 
 
-BoxTypeLike = Union[BoxType, str]
+BoxTypeLike = Union[BoxType, BoxFormat, str]
 
 
 def _box_type(value: BoxTypeLike, name: str) -> BoxType:
     if isinstance(value, BoxType):
         return value
-    if isinstance(value, str):
-        return BoxType(ensure_choice(value.lower(), name, BOX_FORMATS))
+    if isinstance(value, str):  # BoxFormat members are strings too
+        return BoxType(_member(BoxFormat, value, name, BOX_FORMATS))
     raise TypeError(
         f"`{name}` must be a BoxType or one of {', '.join(map(repr, BOX_FORMATS))}. "
         f"Received: {name}={value!r}"

@@ -16,11 +16,13 @@ Built-in operators (targets are documented in docs/tasks.md):
 """
 
 import enum
+import warnings
 from typing import Callable, Dict
 
 import tensorflow as tf
 
 from xplique.commons.boxes import box_iou
+from xplique.commons.exceptions import InvalidOperatorException
 from xplique.commons.validation import ensure_callable, ensure_choice
 
 
@@ -32,6 +34,30 @@ def predictions_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor)
     """
     outputs = model(inputs)
     return tf.reduce_sum(outputs * tf.cast(targets, outputs.dtype), axis=-1)
+
+
+def regression_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error between the outputs and `targets`: `mean(|model(inputs) - targets|)`
+    over the last axis, one value per input.
+
+    Deprecated, as in Xplique: at the unperturbed input, with `targets = model(inputs)`, the
+    error is 0 and its gradient is 0 too, so gradient-based explanations are all zeros. It is
+    kept for code written for Xplique and warns on every call; use
+    :func:`predictions_operator` (`Tasks.REGRESSION`) with targets selecting the outputs.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     regression_operator(lambda x: 2.0 * x, tf.ones((1, 2)), tf.zeros((1, 2))).numpy()
+    array([2.], dtype=float32)
+    """
+    warnings.warn(
+        "regression_operator is deprecated (its gradients vanish at the explained input); use "
+        "Tasks.REGRESSION (predictions_operator) with targets selecting the outputs",
+        DeprecationWarning, stacklevel=2,
+    )
+    outputs = model(inputs)
+    return tf.reduce_mean(tf.abs(outputs - tf.cast(targets, outputs.dtype)), axis=-1)
 
 
 def _flat(tensor: tf.Tensor) -> tf.Tensor:
@@ -96,10 +122,11 @@ def object_detection_operator(
     model: Callable = None,
     inputs: tf.Tensor = None,
     targets: tf.Tensor = None,
-    *,
     intersection_score_fn: Callable = box_iou,
     include_detection_probability: bool = True,
     include_classification_score: bool = True,
+    *,
+    intersection_score: Callable = None,
 ):
     """Detection score of the reference boxes (the D-RISE similarity, averaged over boxes).
 
@@ -112,7 +139,10 @@ def object_detection_operator(
     best prediction is kept and the scores are averaged over the reference boxes (0 when an
     image has no reference or no prediction).
 
-    Called with `model, inputs, targets` it returns the `(N,)` scores. Called with keywords only
+    Called with `model, inputs, targets` it returns the `(N,)` scores; the settings may follow
+    positionally, in Xplique's order
+    `(model, inputs, targets, intersection_score_fn, include_detection_probability,
+    include_classification_score)`. Called with the settings only (no model, inputs, targets)
     it returns an operator with those settings, e.g.
     `object_detection_operator(include_classification_score=False)`.
 
@@ -126,7 +156,15 @@ def object_detection_operator(
         Multiply by the predicted objectness.
     include_classification_score
         Multiply by the cosine similarity of the reference and predicted class vectors.
+    intersection_score
+        Keyword-only alias of `intersection_score_fn`, the name Xplique's object detection
+        documentation uses in its custom-score example.
     """
+    if intersection_score is not None:
+        if intersection_score_fn is not box_iou:
+            raise TypeError("Give `intersection_score_fn` or its alias `intersection_score`, "
+                            "not both")
+        intersection_score_fn = ensure_callable(intersection_score, "intersection_score")
     ensure_callable(intersection_score_fn, "intersection_score_fn")
     for name, flag in (("include_detection_probability", include_detection_probability),
                        ("include_classification_score", include_classification_score)):
@@ -240,7 +278,7 @@ def get_operator(operator) -> Callable:
         return Tasks.from_string(operator).operator
     if callable(operator):
         return operator
-    raise TypeError(
+    raise InvalidOperatorException(
         "`operator` must be None, a Tasks member, a task name or a callable "
         f"g(model, inputs, targets). Received: operator={operator!r}"
     )

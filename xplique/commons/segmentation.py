@@ -13,8 +13,9 @@ float32 tensors:
 - :func:`get_in_out_border`: +1 just inside a zone, -1 just outside (what places its border);
 - :func:`get_common_border`: the part two borders share (what separates two zones).
 
-Neighbourhoods are 4-connected (a pixel touches the pixels above, below, left and right). These
-are data-preparation helpers run once per image on the host (numpy/scipy), not in a kernel.
+Neighbourhoods are 8-connected, as in Xplique: a pixel touches the 8 pixels around it, diagonals
+included, both for connected zones and for borders. These are data-preparation helpers run once
+per image on the host (numpy/scipy), not in a kernel.
 """
 
 from typing import List, Sequence
@@ -39,9 +40,9 @@ def _predictions(predictions, name: str = "predictions", single: bool = False) -
     return array
 
 
-def _cross(rank: int) -> np.ndarray:
-    """4-connected structuring element acting on the last two (spatial) axes only."""
-    return ndimage.generate_binary_structure(2, 1).reshape((1,) * (rank - 2) + (3, 3))
+def _square(rank: int) -> np.ndarray:
+    """8-connected (3 x 3) structuring element acting on the last two (spatial) axes only."""
+    return ndimage.generate_binary_structure(2, 2).reshape((1,) * (rank - 2) + (3, 3))
 
 
 def _class_channel(class_id, nb_classes: int) -> int:
@@ -113,14 +114,14 @@ def get_connected_zone(predictions, coordinates: Sequence[int]) -> tf.Tensor:
 
     Returns
     -------
-    Float32 `(H, W, C)` tensor: 1 on the pixels 4-connected to `coordinates` that share its
+    Float32 `(H, W, C)` tensor: 1 on the pixels 8-connected to `coordinates` that share its
     predicted class, in that class's channel.
     """
     array = _predictions(predictions, single=True)
     row, column = _check_coordinates(coordinates, *array.shape[:2])
     classes = np.argmax(array, axis=-1)
     class_id = int(classes[row, column])
-    labels, _ = ndimage.label(classes == class_id, structure=_cross(2))
+    labels, _ = ndimage.label(classes == class_id, structure=_square(2))
     return _zone_mask(labels == labels[row, column], class_id, array.shape[-1])
 
 
@@ -142,7 +143,7 @@ def list_class_connected_zones(
     array = _predictions(predictions, single=True)
     class_id = _class_channel(class_id, array.shape[-1])
     zone_minimum_size = ensure_positive_int(zone_minimum_size, "zone_minimum_size")
-    labels, count = ndimage.label(np.argmax(array, axis=-1) == class_id, structure=_cross(2))
+    labels, count = ndimage.label(np.argmax(array, axis=-1) == class_id, structure=_square(2))
     sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     kept = [label + 1 for label in np.argsort(-sizes, kind="stable")
             if sizes[label] >= zone_minimum_size]
@@ -151,7 +152,7 @@ def list_class_connected_zones(
 
 def get_in_out_border(class_zone) -> tf.Tensor:
     """The border of a zone: +1 on its pixels that touch the outside, -1 on the outside pixels
-    that touch it, in the zone's class channel(s).
+    that touch it (8 neighbours, diagonals included), in the zone's class channel(s).
 
     Explaining it shows what makes the model put the border where it is. The image frame is
     not a border: a zone touching the edge of the image has no border there.
@@ -169,9 +170,9 @@ def get_in_out_border(class_zone) -> tf.Tensor:
     array = _predictions(class_zone, "class_zone")
     nonzero = array != 0
     zone = nonzero.any(axis=-1)
-    cross = _cross(zone.ndim)
-    inner = zone & ~ndimage.binary_erosion(zone, cross, border_value=1)
-    outer = ndimage.binary_dilation(zone, cross) & ~zone
+    square = _square(zone.ndim)
+    inner = zone & ~ndimage.binary_erosion(zone, square, border_value=1)
+    outer = ndimage.binary_dilation(zone, square) & ~zone
     spatial = inner.astype(np.float32) - outer.astype(np.float32)
     channels = nonzero.any(axis=(-3, -2), keepdims=True)  # the zone's classes, per image
     return tf.constant(spatial[..., None] * channels.astype(np.float32))

@@ -17,6 +17,7 @@ from xplique.metrics.fidelity import Deletion, Insertion, MuFidelity
 from xplique.metrics.localization import PointingGame, RelevanceMass
 from xplique.metrics.randomization import (
     ModelRandomizationMetric,
+    ModelRandomizationStrategy,
     ProgressiveLayerRandomization,
     RandomLogitMetric,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Sparseness",
     "RandomLogitMetric",
     "ModelRandomizationMetric",
+    "ModelRandomizationStrategy",
     "ProgressiveLayerRandomization",
     "PointingGame",
     "RelevanceMass",

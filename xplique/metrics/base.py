@@ -21,8 +21,11 @@ from tqdm.auto import tqdm
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import (
+    check_finite,
     check_inputs_for_model,
-    output_size,
+    check_targets,
+    iter_groups,
+    lazy_output_shape,
     prepare_targets,
     to_tensor,
     top_output_targets,
@@ -32,24 +35,48 @@ from xplique.commons.model_adapters import black_box_model
 from xplique.commons.model_surgery import run_model
 from xplique.commons.operators import get_operator
 from xplique.commons.shapes import Modality, modality
-from xplique.commons.validation import ensure_callable, ensure_choice, ensure_positive_int
+from xplique.commons.validation import ensure_batch_size, ensure_callable, ensure_choice
 
 #: Accepted values of `activation`.
 ACTIVATIONS = {None: None, "softmax": tf.nn.softmax, "sigmoid": tf.nn.sigmoid}
 
 
 def metric_inputs(inputs, name: str = "inputs") -> tf.Tensor:
-    """Inputs of a metric as one float32 tensor `(N, ...)` of a known modality."""
+    """Inputs of a metric as one float32 tensor `(N, ...)` of a known modality (a
+    tf.data.Dataset of inputs, batched or not, is read whole: see :func:`metric_data`)."""
     if isinstance(inputs, tf.data.Dataset):
-        raise TypeError(
-            f"`{name}` of a metric must be a numpy array or a tensor held in memory (the metric "
-            f"pairs each input with its explanation). Received a tf.data.Dataset"
-        )
+        inputs, _ = metric_data(inputs, None, name)
+        return inputs
     inputs = to_tensor(inputs, name)
     modality(inputs)
+    check_finite(inputs, name)
     if int(inputs.shape[0]) == 0:
         raise ValueError(f"`{name}` is empty: there is nothing to evaluate")
     return inputs
+
+
+def metric_data(inputs, targets, name: str = "inputs"):
+    """`(inputs, targets)` of a metric, held in memory.
+
+    A metric pairs each input with its explanation, so its data is read whole, as in Xplique:
+    a `tf.data.Dataset` (batched or not) of inputs or of `(inputs, targets)` pairs is
+    concatenated once (`targets` must then be None or a dataset zipped with it). Arrays and
+    tensors pass through. Returns the inputs tensor and the targets (None when there are none).
+    """
+    if not isinstance(inputs, tf.data.Dataset):
+        return metric_inputs(inputs, name), targets
+    groups = list(iter_groups(inputs, targets, None))
+    if not groups:
+        raise ValueError(f"`{name}` is an empty tf.data.Dataset: there is nothing to evaluate")
+    xs = [x for x, _ in groups]
+    ys = [y for _, y in groups if y is not None]
+    if ys and len(ys) != len(groups):
+        raise ValueError(f"`{name}` yields targets for some elements only")
+    data = tf.concat(xs, axis=0) if len(xs) > 1 else xs[0]
+    labels = None
+    if ys:
+        labels = tf.concat(ys, axis=0) if len(ys) > 1 else ys[0]
+    return metric_inputs(data, name), labels
 
 
 class _ActivatedModel:
@@ -150,12 +177,14 @@ class BaseAttributionMetric(abc.ABC):
         The model whose explanations are evaluated.
     inputs
         Numpy array or tensor of images `(N, H, W, C)`, time series `(N, T, W)` or tabular data
-        `(N, W)`.
+        `(N, W)`, or a tf.data.Dataset (batched or not) of inputs or of `(inputs, targets)`
+        pairs, read whole once (the metric pairs each input with its explanation).
     targets
         One-hot or dense targets `(N, n_outputs)`, integer class indices `(N,)`, or what the
         operator expects. None uses the model's top output for each input.
     batch_size
-        Model evaluations per forward pass, perturbed samples included.
+        Model evaluations per forward pass, perturbed samples included; None for one pass over
+        everything (bounded by :data:`xplique.commons.batching.MAX_BATCH_SIZE`).
     operator
         Score function, Tasks member or task name (default: classification).
     activation
@@ -165,17 +194,17 @@ class BaseAttributionMetric(abc.ABC):
     model: Callable
     inputs: tf.Tensor
     targets: tf.Tensor
-    batch_size: int
+    batch_size: Optional[int]
 
     def _setup(self, model, inputs, targets, batch_size, operator=None, activation=None):
         """Validate and store the shared parameters; integer targets become one-hot."""
         self.model = ensure_callable(model, "model")
-        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self.batch_size = ensure_batch_size(batch_size)
         self.operator = get_operator(operator)
         self.activation = activation
         self._scored_model = with_activation(black_box_model(model), activation)
-        self.inputs = metric_inputs(inputs)
-        check_inputs_for_model(self.inputs, model)
+        self.inputs, targets = metric_data(inputs, targets)
+        check_inputs_for_model(self.inputs, model, self.operator)  # not for custom operators
         self.targets = self._prepare_targets(targets)
         self._predictions = predictions_of(self._scored_model, self.operator)
 
@@ -193,7 +222,10 @@ class BaseAttributionMetric(abc.ABC):
                 "`inputs` and `targets` must have the same number of samples. Received: "
                 f"inputs.shape={tuple(self.inputs.shape)}, targets.shape={tuple(targets.shape)}"
             )
-        return prepare_targets(targets, lambda: output_size(self._scored_model, self.inputs))
+        outputs = lazy_output_shape(self._scored_model, self.inputs)
+        targets = prepare_targets(targets, lambda: int(outputs()[-1]))
+        check_targets(targets, self.operator, outputs)  # the operator's target format
+        return targets
 
     def _scores(self, inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         """Operator scores `(N,)` of `inputs`, `batch_size` per forward pass."""
@@ -220,12 +252,25 @@ class ExplanationMetric(BaseAttributionMetric):
         return feature_maps(explanations, self.inputs.shape)
 
 
+def explain_with(explainer, inputs, targets):
+    """Explanations from `explainer`: its `explain(inputs, targets)` when it has one (objects
+    that are not callable work, as in Xplique), else `explainer(inputs, targets)`."""
+    explain = getattr(explainer, "explain", None)
+    if callable(explain):
+        return explain(inputs, targets)
+    if callable(explainer):
+        return explainer(inputs, targets)
+    raise TypeError("`explainer` must have an `explain(inputs, targets)` method or be callable "
+                    f"explainer(inputs, targets). Received: {explainer!r}")
+
+
 class ExplainerMetric(BaseAttributionMetric):
     """Base of the metrics that run an explainer themselves: `metric(explainer)`."""
 
     @abc.abstractmethod
     def evaluate(self, explainer) -> float:
-        """Score `explainer`, a callable `explainer(inputs, targets) -> explanations`."""
+        """Score `explainer`: an object with `explain(inputs, targets) -> explanations`, or such
+        a callable."""
 
     def __call__(self, explainer) -> float:
         """Alias of :meth:`evaluate`."""
@@ -235,29 +280,58 @@ class ExplainerMetric(BaseAttributionMetric):
 class BaseComplexityMetric(abc.ABC):
     """Base of the metrics computed from the explanations alone, one value per map.
 
+    A concrete metric defines either `_per_map(maps (n, D)) -> (n,)`, a compiled kernel on
+    flattened maps (the built-in metrics), or, as in Xplique,
+    `detailed_evaluate(explanations_batch) -> (B,)`: :meth:`evaluate` then calls it on
+    consecutive batches of `batch_size` explanations and averages the values.
+
     Parameters
     ----------
     batch_size
-        Maps processed per compiled call.
+        Maps processed per call; None for all at once (bounded by
+        :data:`xplique.commons.batching.MAX_BATCH_SIZE`).
     """
 
-    def __init__(self, batch_size: int = 32):
-        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+    def __init__(self, batch_size: Optional[int] = 32):
+        self.batch_size = ensure_batch_size(batch_size)
         self._kernel = Compiled(self._per_map)
 
-    @abc.abstractmethod
     def _per_map(self, maps: tf.Tensor) -> tf.Tensor:
         """Value of each flattened map `(n, D) -> (n,)` (compiled)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define `_per_map(maps)` or "
+            "`detailed_evaluate(explanations)`"
+        )
 
-    def detailed_evaluate(self, explanations) -> np.ndarray:
+    def _overrides_detailed_evaluate(self) -> bool:
+        return type(self).detailed_evaluate is not BaseComplexityMetric.detailed_evaluate
+
+    def detailed_evaluate(self, explanations, batch_size=None) -> np.ndarray:
         """One value per explanation, `(N,)` (image channels are averaged first)."""
         maps = flat_maps(explanations)
-        return batched(self._kernel, [maps], self.batch_size).numpy()
+        size = self.batch_size if batch_size is None else ensure_batch_size(batch_size)
+        return batched(self._kernel, [maps], size).numpy()
 
-    def evaluate(self, explanations) -> float:
-        """Mean of :meth:`detailed_evaluate`."""
-        return float(np.mean(self.detailed_evaluate(explanations)))
+    def evaluate(self, explanations, batch_size=None) -> float:
+        """Mean value over the explanations.
 
-    def __call__(self, explanations) -> float:
-        """Alias of :meth:`evaluate`."""
-        return self.evaluate(explanations)
+        Parameters
+        ----------
+        explanations
+            Explanations `(N, ...)`.
+        batch_size
+            Explanations per call for this evaluation (None: the metric's `batch_size`).
+        """
+        size = self.batch_size if batch_size is None else ensure_batch_size(batch_size)
+        if not self._overrides_detailed_evaluate():
+            return float(np.mean(self.detailed_evaluate(explanations, size)))
+        explanations = to_tensor(explanations, "explanations")
+        values = batched(
+            lambda batch: tf.reshape(tf.cast(self.detailed_evaluate(batch), tf.float64), [-1]),
+            [explanations], size,
+        )
+        return float(np.mean(values.numpy()))
+
+    def __call__(self, explanations, batch_size=None) -> float:
+        """Alias of :meth:`evaluate` (`batch_size` as there; Xplique's signature)."""
+        return self.evaluate(explanations, batch_size)

@@ -22,8 +22,25 @@ from xplique.commons.validation import (
     ensure_positive_int,
     ensure_seed,
 )
+
+# Xplique's docs import the Average* metrics from this module: re-exported here.
+from xplique.metrics.average import (  # noqa: F401  pylint: disable=unused-import
+    AverageDropMetric,
+    AverageGainMetric,
+    AverageIncreaseMetric,
+)
 from xplique.metrics.base import ExplanationMetric, spread_over_inputs
 from xplique.metrics.similarity import spearman_rows
+
+__all__ = [
+    "MuFidelity",
+    "CausalFidelity",
+    "Deletion",
+    "Insertion",
+    "AverageDropMetric",
+    "AverageIncreaseMetric",
+    "AverageGainMetric",
+]
 
 
 def baselines_of(baseline_mode, inputs: tf.Tensor) -> tf.Tensor:
@@ -185,7 +202,8 @@ class CausalFidelity(ExplanationMetric):
         if steps == -1:
             steps = max(flipped, 1)
         self.steps = ensure_positive_int(steps, "steps")
-        self._counts = np.round(np.linspace(0, flipped, self.steps + 1)).astype(np.int32)
+        # features flipped at each step, truncated as in Xplique (rounding would move scores)
+        self._counts = np.linspace(0, flipped, self.steps + 1, dtype=np.int32)
         self._baselines = baselines_of(baseline_mode, self.inputs)
         self._kernel = perturbed_scores_of(
             self._scored_model, self.operator, self.steps + 1, self._flipped,
@@ -246,7 +264,9 @@ class Deletion(CausalFidelity):
     Notes
     -----
     Features are ranked by the signed attribution (channels averaged for images, whose
-    channels are flipped together). `detailed_evaluate` returns the curve keyed by the
+    channels are flipped together). Step `s` flips
+    `np.linspace(0, int(max_percentage_perturbed * nb_features), steps + 1, dtype=int32)[s]`
+    features (truncated, as in Xplique). `detailed_evaluate` returns the curve keyed by the
     fraction of features flipped (Xplique keys it by step number).
     """
 

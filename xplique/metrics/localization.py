@@ -13,7 +13,7 @@ import tensorflow as tf
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import to_tensor
-from xplique.commons.validation import ensure_float, ensure_positive_int
+from xplique.commons.validation import ensure_batch_size, ensure_float
 
 
 class BaseLocalizationMetric(abc.ABC):
@@ -29,7 +29,7 @@ class BaseLocalizationMetric(abc.ABC):
                 f"Received: masks.shape={tuple(masks.shape)}"
             )
         self.masks = tf.cast(masks > 0, tf.float32)
-        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self.batch_size = ensure_batch_size(batch_size)
         self._kernel = Compiled(self._per_map)
 
     @abc.abstractmethod

@@ -1,5 +1,6 @@
 """Randomization sanity checks: an explanation should change when what it explains does."""
 
+import abc
 import inspect
 import math
 
@@ -9,10 +10,10 @@ import tensorflow as tf
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import to_tensor
-from xplique.commons.model_surgery import clone_graph_model, find_layer, is_graph_model
+from xplique.commons.model_surgery import clone_graph_model, is_graph_model
 from xplique.commons.random import pair_uniform
 from xplique.commons.validation import ensure_seed
-from xplique.metrics.base import ExplainerMetric, flat_maps, progress_bar
+from xplique.metrics.base import ExplainerMetric, explain_with, flat_maps, progress_bar
 from xplique.metrics.similarity import spearman_rows, ssim_maps
 
 
@@ -75,13 +76,45 @@ class RandomLogitMetric(ExplainerMetric):
 
     def evaluate(self, explainer) -> float:
         """Mean SSIM between the true-class and random-class explanations."""
-        true_maps = _as_2d_maps(explainer(self.inputs, self.targets))
-        random_maps = _as_2d_maps(explainer(self.inputs, self.random_targets))
+        true_maps = _as_2d_maps(explain_with(explainer, self.inputs, self.targets))
+        random_maps = _as_2d_maps(explain_with(explainer, self.inputs, self.random_targets))
         values = batched(self._ssim, [true_maps, random_maps], self.batch_size)
         return float(np.mean(values.numpy()))
 
 
-class ProgressiveLayerRandomization:
+class ModelRandomizationStrategy(abc.ABC):
+    """Base of the model randomization strategies (Xplique's interface): `randomize(model)`
+    re-draws parameters of `model` in place and returns it.
+
+    :class:`ModelRandomizationMetric` accepts any subclass (it only ever hands it a copy of the
+    model); a `randomize` that also takes a `seed` keyword receives the metric's seed.
+    """
+
+    @abc.abstractmethod
+    def randomize(self, model, seed=None):
+        """Randomize the parameters of `model` in place and return it."""
+
+    def __call__(self, model, seed=None):
+        """Alias of :meth:`randomize`."""
+        return _randomized(self, model, seed)
+
+
+def _randomized(strategy, model, seed):
+    """Apply a strategy: `strategy.randomize(model[, seed])` or `strategy(model, seed)`."""
+    randomize = getattr(strategy, "randomize", None)
+    if callable(randomize):
+        parameters = inspect.signature(randomize).parameters
+        if "seed" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            return randomize(model, seed=seed)
+        return randomize(model)
+    return strategy(model, seed)
+
+
+def _weighted_layers(model) -> list:
+    return [layer for layer in model.layers if layer.weights]
+
+
+class ProgressiveLayerRandomization(ModelRandomizationStrategy):
     """Cascading randomization: re-draw the weights of the model's layers one after the other,
     from the output down (or from the input up), until a stopping layer.
 
@@ -94,20 +127,31 @@ class ProgressiveLayerRandomization:
     Parameters
     ----------
     stop_layer
-        Where to stop. A float in (0, 1]: the fraction of the weight-bearing layers to
-        randomize (rounded up). A layer name or index (in `model.layers`): randomize every
-        weight-bearing layer met before reaching that layer.
+        Where to stop, in the traversal order (see `reverse`). An int: the number of
+        weight-bearing layers to randomize (Xplique's documented meaning). A float in (0, 1]:
+        the fraction of the weight-bearing layers to randomize (rounded up). A layer name:
+        randomize every weight-bearing layer met before reaching that layer (a name the model
+        does not have raises a ValueError saying it was not found).
     reverse
         True randomizes from the output layer down (top-down, as in the paper), False from the
         input up.
+
+    Notes
+    -----
+    A tensor with no spread (a zero bias, a constant scale) would be redrawn as itself; it is
+    drawn instead with the spread of the largest-spread tensor of its layer (or unit spread when
+    the whole layer is constant), around its own value, so every randomized layer changes.
     """
 
     def __init__(self, stop_layer=0.25, reverse=True):
         if isinstance(stop_layer, bool) or not isinstance(stop_layer, (str, int, float)):
-            raise TypeError("`stop_layer` must be a fraction in (0, 1], a layer name or a layer "
-                            f"index. Received: stop_layer={stop_layer!r}")
+            raise TypeError("`stop_layer` must be a count of layers (int), a fraction in (0, 1] "
+                            f"or a layer name. Received: stop_layer={stop_layer!r}")
         if isinstance(stop_layer, float) and not 0.0 < stop_layer <= 1.0:
             raise ValueError("`stop_layer` as a fraction must lie in (0, 1]. Received: "
+                             f"stop_layer={stop_layer!r}")
+        if isinstance(stop_layer, int) and stop_layer < 0:
+            raise ValueError("`stop_layer` as a count of layers must be >= 0. Received: "
                              f"stop_layer={stop_layer!r}")
         self.stop_layer = stop_layer
         self.reverse = bool(reverse)
@@ -117,13 +161,20 @@ class ProgressiveLayerRandomization:
         layers = list(model.layers)
         if self.reverse:
             layers = layers[::-1]
+        weighted = [layer for layer in layers if layer.weights]
         if isinstance(self.stop_layer, float):
-            weighted = [layer for layer in layers if layer.weights]
             return weighted[:math.ceil(self.stop_layer * len(weighted))]
-        stop = find_layer(model, self.stop_layer)
+        if isinstance(self.stop_layer, int):
+            return weighted[:self.stop_layer]
+        names = [layer.name for layer in layers]
+        if self.stop_layer not in names:
+            raise ValueError(
+                f"`stop_layer`: layer {self.stop_layer!r} not found in model "
+                f"{getattr(model, 'name', '')!r}. Layers: {', '.join(map(repr, names[:30]))}"
+            )
         chosen = []
         for layer in layers:
-            if layer is stop:
+            if layer.name == self.stop_layer:
                 break
             if layer.weights:
                 chosen.append(layer)
@@ -137,17 +188,15 @@ class ProgressiveLayerRandomization:
         """
         rng = np.random.default_rng(ensure_seed(seed))
         for layer in self.layers_to_randomize(model):
-            for variable in layer.weights:
-                values = np.asarray(variable.numpy(), dtype=np.float64)
-                half_width = math.sqrt(3.0) * values.std()
-                drawn = rng.uniform(values.mean() - half_width, values.mean() + half_width,
-                                    values.shape)
+            values = [np.asarray(variable.numpy(), dtype=np.float64) for variable in layer.weights]
+            spreads = [float(value.std()) for value in values]
+            fallback = max(spreads) if max(spreads) > 0 else 1.0
+            for variable, value, spread in zip(layer.weights, values, spreads):
+                half_width = math.sqrt(3.0) * (spread if spread > 0 else fallback)
+                drawn = rng.uniform(value.mean() - half_width, value.mean() + half_width,
+                                    value.shape)
                 variable.assign(drawn.astype(variable.dtype))
         return model
-
-    def __call__(self, model, seed=None):
-        """Alias of :meth:`randomize`."""
-        return self.randomize(model, seed)
 
 
 class ModelRandomizationMetric(ExplainerMetric):
@@ -164,8 +213,9 @@ class ModelRandomizationMetric(ExplainerMetric):
     model, inputs, targets
         The model, inputs and targets (one-hot or integer indices).
     randomization_strategy
-        Callable `strategy(model, seed) -> model` randomizing a model in place (it only ever
-        gets a copy). Default: `ProgressiveLayerRandomization(stop_layer=0.25)`.
+        A :class:`ModelRandomizationStrategy` (its `randomize(model)`) or a callable
+        `strategy(model, seed) -> model`, randomizing a model in place (it only ever gets a
+        copy). Default: `ProgressiveLayerRandomization(stop_layer=0.25)`.
     batch_size
         Kept for compatibility; the explainers batch their own model passes.
     activation
@@ -190,9 +240,10 @@ class ModelRandomizationMetric(ExplainerMetric):
         self._setup(model, inputs, targets, batch_size, activation=activation)
         if randomization_strategy is None:
             randomization_strategy = ProgressiveLayerRandomization(stop_layer=0.25)
-        if not callable(randomization_strategy):
-            raise TypeError("`randomization_strategy` must be callable strategy(model, seed). "
-                            f"Received: {randomization_strategy!r}")
+        if not (callable(randomization_strategy)
+                or callable(getattr(randomization_strategy, "randomize", None))):
+            raise TypeError("`randomization_strategy` must be a ModelRandomizationStrategy or a "
+                            f"callable strategy(model, seed). Received: {randomization_strategy!r}")
         self.randomization_strategy = randomization_strategy
         self.seed = ensure_seed(seed)
         self.verbose = bool(verbose)
@@ -200,11 +251,12 @@ class ModelRandomizationMetric(ExplainerMetric):
     def evaluate(self, explainer) -> float:
         """Mean Spearman correlation between the original and the randomized explanations."""
         with progress_bar(2, self.verbose, "ModelRandomization") as bar:
-            original = flat_maps(explainer(self.inputs, self.targets))
+            original = flat_maps(explain_with(explainer, self.inputs, self.targets))
             bar.update(1)
-            randomized_model = self.randomization_strategy(_clone(explainer), self.seed)
-            randomized = flat_maps(rebuild_explainer(explainer, randomized_model)(
-                self.inputs, self.targets))
+            randomized_model = _randomized(self.randomization_strategy, _clone(explainer),
+                                           self.seed)
+            randomized = flat_maps(explain_with(rebuild_explainer(explainer, randomized_model),
+                                                self.inputs, self.targets))
             bar.update(1)
         return float(np.mean(spearman_rows(original, randomized).numpy()))
 

@@ -9,8 +9,8 @@ import tensorflow as tf
 from xplique.commons.batching import batched
 from xplique.commons.data import output_size, prepare_targets, to_tensor
 from xplique.commons.gradients import outputs_of
-from xplique.commons.validation import ensure_callable, ensure_positive_int
-from xplique.metrics.base import flat_maps, metric_inputs, progress_bar
+from xplique.commons.validation import ensure_batch_size, ensure_callable, ensure_positive_int
+from xplique.metrics.base import flat_maps, metric_data, progress_bar
 from xplique.metrics.similarity import spearman_rows
 
 
@@ -60,7 +60,7 @@ class MeGe:
     def __init__(self, learning_algorithm, inputs, targets=None, batch_size=64, k_splits=4, *,
                  verbose=False):
         self.learning_algorithm = ensure_callable(learning_algorithm, "learning_algorithm")
-        self.inputs = metric_inputs(inputs)
+        self.inputs, targets = metric_data(inputs, targets)
         if targets is None:
             raise ValueError("`targets` is required by MeGe: the models are trained on them")
         targets_array = np.asarray(targets)
@@ -69,7 +69,7 @@ class MeGe:
                 "`inputs` and `targets` must have the same number of samples. Received: "
                 f"inputs.shape={tuple(self.inputs.shape)}, targets.shape={targets_array.shape}"
             )
-        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self.batch_size = ensure_batch_size(batch_size)
         self.k_splits = ensure_positive_int(k_splits, "k_splits", minimum=2)
         if self.k_splits > self.inputs.shape[0]:
             raise ValueError(

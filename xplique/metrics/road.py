@@ -123,7 +123,8 @@ class ROAD(ExplanationMetric):
     system is solved on the device by preconditioned conjugate gradients (with a 1e-3 ridge
     towards the image mean so that holes with no known neighbour stay defined). The curve
     reports the operator score (e.g. the class probability with `activation="softmax"`)
-    rather than the accuracy.
+    rather than the accuracy. A percentage `p` removes `floor(p * nb_features)` features
+    (truncated, like the steps of Deletion and Insertion).
     """
 
     def __init__(self, model, inputs, targets=None, batch_size=64,
@@ -144,7 +145,8 @@ class ROAD(ExplanationMetric):
         shape = self.inputs.shape
         features = shape[1:-1] if modality(self.inputs) is Modality.IMAGES else shape[1:]
         nb_features = int(np.prod(features))
-        self._counts = np.round(self.percentages * nb_features).astype(np.int32)
+        # truncated like Deletion/Insertion's steps (the tolerance keeps 0.29 * 100 at 29)
+        self._counts = np.floor(self.percentages * nb_features + 1e-9).astype(np.int32)
         self._max_iterations = 4 * int(sum(shape[1:3]))
         self._kernel = perturbed_scores_of(
             self._scored_model, self.operator, self.percentages.size, self._removed_and_imputed,

@@ -10,7 +10,7 @@ from xplique.commons.data import to_tensor
 from xplique.commons.random import pair_uniform
 from xplique.commons.statistics import Mean
 from xplique.commons.validation import ensure_float, ensure_positive_int, ensure_seed
-from xplique.metrics.base import ExplainerMetric, counted, progress_bar
+from xplique.metrics.base import ExplainerMetric, counted, explain_with, progress_bar
 
 
 def _l1(first, second):
@@ -30,9 +30,18 @@ def _ensure_distance(distance) -> Callable:
     if callable(distance):
         return distance
     raise ValueError(
-        "`distance` must be 'l1', 'l2' or a callable d(first, second) -> (N,) on flattened "
-        f"explanations. Received: distance={distance!r}"
+        "`distance` must be 'l1', 'l2' or a callable d(phi_a, phi_b) -> scalar on the "
+        f"explanations of two inputs. Received: distance={distance!r}"
     )
+
+
+def _pairwise(distance: Callable, neighbours: tf.Tensor, base: tf.Tensor) -> tf.Tensor:
+    """A user distance called once per (neighbour, base) pair of explanations, as in Xplique:
+    `distance(phi_neighbour, phi_base)` on numpy arrays of one explanation's shape."""
+    neighbours, base = neighbours.numpy(), base.numpy()
+    values = [float(np.mean(np.asarray(distance(a, b), dtype=np.float64)))
+              for a, b in zip(neighbours, base)]
+    return tf.constant(values, tf.float64)
 
 
 class AverageStability(ExplainerMetric):
@@ -51,8 +60,9 @@ class AverageStability(ExplainerMetric):
     radius
         Half-width of the uniform noise added to each input feature.
     distance
-        "l1", "l2", or a callable `d(first, second) -> (N,)` on explanations flattened to
-        `(N, D)`.
+        "l1", "l2" (computed for a whole chunk at once), or a callable
+        `d(phi_a, phi_b) -> scalar` called on each pair (neighbour's explanation, input's
+        explanation), as in Xplique; a non-scalar result is averaged.
     nb_samples
         Neighbours per input.
     seed
@@ -64,8 +74,9 @@ class AverageStability(ExplainerMetric):
     Notes
     -----
     `batch_size` is the number of neighbours handed to the explainer per call (the explainer
-    batches its own model passes). The noise is drawn in `[-radius, radius]` as in the paper's
-    neighbourhood; Xplique draws it in `[0, radius]`.
+    batches its own model passes). Explanations of any float dtype (e.g. float64 numpy arrays)
+    are accepted and compared in float32. The noise is drawn in `[-radius, radius]` as in the
+    paper's neighbourhood; Xplique draws it in `[0, radius]`.
     """
 
     def __init__(self, model, inputs, targets=None, batch_size=64, radius=0.1, distance="l2",
@@ -73,6 +84,7 @@ class AverageStability(ExplainerMetric):
         self._setup(model, inputs, targets, batch_size)
         self.radius = ensure_float(radius, "radius", minimum=0.0)
         self.distance = _ensure_distance(distance)
+        self._vectorised = isinstance(distance, str)
         self.nb_samples = ensure_positive_int(nb_samples, "nb_samples")
         self.seed = ensure_seed(seed)
         self.verbose = bool(verbose)
@@ -83,26 +95,32 @@ class AverageStability(ExplainerMetric):
         Parameters
         ----------
         explainer
-            Callable `explainer(inputs, targets) -> explanations`.
+            An object with `explain(inputs, targets) -> explanations`, or such a callable.
         base_explanations
             The explanations of `inputs` if already computed (else computed here).
         """
         if base_explanations is None:
-            base_explanations = explainer(self.inputs, self.targets)
-        base_explanations = to_tensor(base_explanations, "base_explanations")
+            base_explanations = explain_with(explainer, self.inputs, self.targets)
+        base_explanations = to_tensor(base_explanations, "base_explanations")  # float32
         if base_explanations.shape[0] != self.inputs.shape[0]:
             raise ValueError(
                 f"`base_explanations` must hold one explanation per input ({self.inputs.shape[0]})."
                 f" Received: base_explanations.shape={tuple(base_explanations.shape)}"
             )
         nb_samples, radius, distance = self.nb_samples, self.radius, self.distance
+        vectorised = self._vectorised
 
         def kernel(inputs, targets, base, start, stop, offset, seed):
             pairs = pairs_in(start, stop, nb_samples)
             noise = pair_uniform(seed, offset, tf.shape(pairs.owner)[0], inputs.shape[1:])
             neighbours = tf.gather(inputs, pairs.owner) + radius * (2.0 * noise - 1.0)
-            explanations = explainer(neighbours, tf.gather(targets, pairs.owner))
-            values = distance(_flat(explanations), _flat(tf.gather(base, pairs.owner)))
+            explanations = to_tensor(explain_with(explainer, neighbours,
+                                                  tf.gather(targets, pairs.owner)),
+                                     "explanations")
+            if vectorised:
+                values = distance(_flat(explanations), _flat(tf.gather(base, pairs.owner)))
+            else:
+                values = _pairwise(distance, explanations, tf.gather(base, pairs.owner))
             return Mean().partial(tf.cast(values, tf.float64), pairs.segment, pairs.num_segments)
 
         total = int(self.inputs.shape[0]) * nb_samples

@@ -1,0 +1,123 @@
+"""Object detection helpers, at Xplique's path `xplique.utils_functions.object_detection`.
+
+A thin public module over :mod:`xplique.commons.boxes` (box types, conversions, IoU, padding)
+and :mod:`xplique.commons.operators` (the detection operator and its variants). Boxes are
+`(..., 4)` rows, `x` along the image width; `image_size` is `(height, width)` everywhere in
+xplique (the box-conversion helpers below say where Xplique's translators differ).
+"""
+
+from typing import Tuple
+
+import tensorflow as tf
+
+from xplique.commons.boxes import (
+    BoxCoordinatesMode,
+    BoxFormat,
+    BoxType,
+    box_iou,
+    convert_boxes,
+    format_detections,
+    pad_boxes,
+)
+from xplique.commons.operators import (
+    box_class_operator,
+    box_position_operator,
+    box_proba_operator,
+    object_detection_operator,
+)
+
+#: Xplique's name of the default intersection score of the detection operator (the signature a
+#: custom `intersection_score_fn` follows): IoU of broadcast `(..., 4)` xyxy boxes.
+_box_iou = box_iou
+
+
+def _format_objects(predictions) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Split detection rows `(..., 4 + 1 + nb_classes)` into boxes `(..., 4)`, detection
+    probabilities `(..., 1)` and class scores `(..., nb_classes)` (Xplique's helper)."""
+    predictions = tf.convert_to_tensor(predictions)
+    if predictions.shape.rank is None or predictions.shape[-1] is None \
+            or predictions.shape[-1] < 5:
+        raise ValueError(
+            "`predictions` must be rows (..., 4 + 1 + nb_classes). Received: "
+            f"predictions.shape={tuple(predictions.shape)}"
+        )
+    return predictions[..., :4], predictions[..., 4:5], predictions[..., 5:]
+
+
+def _keep_extra_columns(boxes, converted):
+    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    return tf.concat([converted, tf.cast(boxes[..., 4:], converted.dtype)], axis=-1)
+
+
+def box_xyxy_to_cxcywh(boxes) -> tf.Tensor:
+    """Corners to centre and size; columns after the first 4 (scores) are kept."""
+    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xyxy", "cxcywh"))
+
+
+def box_xyxy_to_xywh(boxes) -> tf.Tensor:
+    """Corners to top-left corner and size; columns after the first 4 are kept."""
+    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xyxy", "xywh"))
+
+
+def box_cxcywh_to_xyxy(boxes) -> tf.Tensor:
+    """Centre and size to corners; columns after the first 4 are kept."""
+    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "cxcywh", "xyxy"))
+
+
+def box_xywh_to_xyxy(boxes) -> tf.Tensor:
+    """Top-left corner and size to corners; columns after the first 4 are kept."""
+    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xywh", "xyxy"))
+
+
+def _width_height(image_size, name="image_size"):
+    try:
+        width, height = (float(value) for value in image_size)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`{name}` must be (width, height). Received: {name}={image_size!r}") \
+            from error
+    if width <= 0 or height <= 0:
+        raise ValueError(f"`{name}` must be positive (width, height). Received: "
+                         f"{name}={image_size!r}")
+    return width, height
+
+
+def normalize_boxes(boxes, image_size) -> tf.Tensor:
+    """Pixel to relative coordinates. `image_size` is **(width, height)** here, as in Xplique's
+    box managers (elsewhere in xplique it is `(height, width)`); columns after 4 are kept."""
+    width, height = _width_height(image_size)
+    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    return _keep_extra_columns(boxes, convert_boxes(
+        boxes[..., :4], "xyxy", BoxType("xyxy", "relative"), (height, width)))
+
+
+def denormalize_boxes(boxes, image_size) -> tf.Tensor:
+    """Relative to pixel coordinates; `image_size` is **(width, height)** as in Xplique."""
+    width, height = _width_height(image_size)
+    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    return _keep_extra_columns(boxes, convert_boxes(
+        boxes[..., :4], BoxType("xyxy", "relative"), "xyxy", (height, width)))
+
+
+__all__ = [
+    "BoxFormat",
+    "BoxCoordinatesMode",
+    "BoxType",
+    "convert_boxes",
+    "box_iou",
+    "format_detections",
+    "pad_boxes",
+    "box_xyxy_to_cxcywh",
+    "box_xyxy_to_xywh",
+    "box_cxcywh_to_xyxy",
+    "box_xywh_to_xyxy",
+    "normalize_boxes",
+    "denormalize_boxes",
+    "object_detection_operator",
+    "box_position_operator",
+    "box_proba_operator",
+    "box_class_operator",
+]
