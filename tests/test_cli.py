@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
@@ -12,9 +13,9 @@ from matplotlib.image import imread
 
 import xplique
 from tests.conftest import make_inputs, make_model, one_hot
-from xplique import attributions
+from xplique import attributions, demo
 from xplique.attributions import BlackBoxExplainer, IntegratedGradients, Saliency, SmoothGrad
-from xplique.cli import CliError, available_methods, find_method, main, parse_param
+from xplique.cli import CliError, available_methods, find_method, main, method_names, parse_param
 from xplique.demo import demo_parameters
 
 # --------------------------------------------------------------------------- demo
@@ -45,13 +46,39 @@ def test_demo_runs_every_discovered_method(demo_run):
     assert summary["model"]["loaded_from_cache"] is False
 
 
-def test_demo_grid_is_not_blank(demo_run):
+def test_demo_grid_is_split_labelled_and_not_blank(demo_run):
     _, _, out, summary = demo_run
-    image = imread(out / "attributions.png")
-    assert image.ndim == 3 and image.shape[0] > 100
-    # Heatmaps and digits, not an empty canvas: the pixels vary a lot, in colour too.
-    assert image[..., :3].std() > 0.1
-    assert np.abs(image[..., 0] - image[..., 2]).max() > 0.5
+    figures = summary["figures"]
+    # 21+ methods do not fit in 2000 px: several figures, every one within the limit
+    assert len(figures) >= 2 and figures[0] == "attributions-1.png"
+    assert not (out / "attributions.png").exists()
+    for name in figures:
+        image = imread(out / name)
+        assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] <= 2000
+        # Heatmaps and digits, not an empty canvas: the pixels vary a lot, in colour too.
+        assert image[..., :3].std() > 0.1
+        assert np.abs(image[..., 0] - image[..., 2]).max() > 0.5
+    # the listed panels (none until their modules land) all ran
+    assert list(summary["panels"]) == list(demo.PANELS) and summary["failed_panels"] == []
+
+
+def test_demo_rows_name_true_and_predicted_class(monkeypatch, tmp_path, demo_run):
+    captured = {}
+
+    def spy(path, inputs, columns, row_labels=None):
+        captured.update(inputs=inputs, columns=columns, row_labels=row_labels)
+        return real(path, inputs, columns, row_labels)
+
+    real = demo.save_grid
+    monkeypatch.setattr(demo, "save_grid", spy)
+    code = main(["demo", "--out", str(tmp_path), "--cache", str(demo_run[1]), "--samples", "3",
+                 "--epochs", "1", "--methods", "GradientInput"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert code == 0 and summary["figures"] == ["attributions.png"]
+    expected = [f"true {t}, pred {p}" for t, p in
+                zip(summary["inputs"]["labels"], summary["inputs"]["predicted"])]
+    assert captured["row_labels"] == expected
+    assert list(captured["columns"]) == ["GradientInput"]
 
 
 def test_demo_passes_seed_and_only_accepted_overrides(demo_run):
@@ -114,6 +141,84 @@ def test_new_methods_are_discovered_and_failures_exit_non_zero(
     assert summary["methods"]["_Broken"]["error"] == "ValueError: broken on purpose"
     assert summary["methods"]["Saliency"]["error"] is None
     assert imread(tmp_path / "attributions.png")[..., :3].std() > 0.1
+
+
+# --------------------------------------------------------------------------- demo panels
+
+
+def _fake_panel_module(name, panel):
+    module = types.ModuleType(f"xplique.demo.{name}")
+    module.TITLE = f"{name} title"
+    module.panel = panel
+    return module
+
+
+@pytest.fixture
+def fake_panels(monkeypatch):
+    """Three panel modules: one that checks its context and draws, two that fail."""
+    seen = {}
+
+    def good(context):
+        from matplotlib.figure import Figure
+
+        seen["context"] = context
+        figure = Figure(figsize=(3, 2))
+        figure.subplots().imshow(context.inputs[0, ..., 0], cmap="gray")
+        probabilities = np.asarray(context.model(context.inputs))
+        return {"figure": figure,
+                "summary": {"agree": bool(np.all(probabilities.argmax(-1) == context.predicted)),
+                            "n": int(len(context.inputs))}}
+
+    def broken(context):
+        raise RuntimeError("panel broken on purpose")
+
+    def unwritable(context):
+        from matplotlib.figure import Figure
+
+        return {"figure": Figure(), "summary": {"array": object()}}
+
+    for name, panel in [("fake_good", good), ("fake_broken", broken),
+                        ("fake_unwritable", unwritable)]:
+        monkeypatch.setitem(sys.modules, f"xplique.demo.{name}", _fake_panel_module(name, panel))
+    monkeypatch.setattr(demo, "PANELS", ("fake_good", "fake_broken", "fake_unwritable"))
+    return seen
+
+
+def test_demo_panels_are_drawn_saved_and_summarised(fake_panels, demo_run, tmp_path):
+    code = main(["demo", "--out", str(tmp_path), "--cache", str(demo_run[1]), "--samples", "2",
+                 "--epochs", "1", "--methods", "saliency"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert code == 1  # a failing panel fails the demo, like a failing method
+    assert summary["failed"] == []
+    assert summary["failed_panels"] == ["fake_broken", "fake_unwritable"]
+    panels = summary["panels"]
+    assert list(panels) == ["fake_good", "fake_broken", "fake_unwritable"]
+    good = panels["fake_good"]
+    assert good["title"] == "fake_good title" and good["error"] is None
+    assert good["summary"] == {"agree": True, "n": 2}
+    assert good["figure"] == "fake_good.png"
+    assert imread(tmp_path / "fake_good.png")[..., :3].std() > 0.05
+    assert panels["fake_broken"]["error"] == "RuntimeError: panel broken on purpose"
+    assert panels["fake_unwritable"]["error"].startswith("TypeError")
+    assert not (tmp_path / "fake_broken.png").exists()
+    # the context: the trained model, the split data and the explained digits
+    context = fake_panels["context"]
+    x_train, x_test, y_train, y_test = demo.load_data()
+    np.testing.assert_array_equal(context.x_train, x_train)
+    np.testing.assert_array_equal(context.y_test, y_test)
+    indices = summary["inputs"]["test_indices"]
+    np.testing.assert_array_equal(context.inputs, x_test[indices])
+    assert context.labels.tolist() == summary["inputs"]["labels"]
+    assert context.predicted.tolist() == summary["inputs"]["predicted"]
+    assert context.seed == 0 and context.model.name == "digits_cnn"
+
+
+def test_listed_panels_are_demo_modules():
+    import importlib
+
+    for name in demo.PANELS:
+        module = importlib.import_module(f"xplique.demo.{name}")
+        assert isinstance(module.TITLE, str) and callable(module.panel), name
 
 
 # --------------------------------------------------------------------------- explain
@@ -190,6 +295,31 @@ def test_explain_plot(saved):
     assert imread(folder / "p.png")[..., :3].std() > 0.1
 
 
+def test_explain_plot_labels_rows_and_uses_the_shared_colours(saved, monkeypatch):
+    folder, model, inputs, labels = saved
+    captured = {}
+    real = demo.grid_figures
+
+    def spy(inputs_, columns, row_labels=None):
+        figures = real(inputs_, columns, row_labels)
+        captured.update(row_labels=row_labels, figures=figures)
+        return figures
+
+    monkeypatch.setattr(demo, "grid_figures", spy)
+    code, explanations = _explain(folder, "--method", "GradientInput", "--targets",
+                                  str(folder / "one_hot.npy"), "--plot", str(folder / "g.png"))
+    assert code == 0
+    predicted = np.argmax(model(inputs), axis=-1)
+    assert captured["row_labels"] == [f"target {t}, pred {p}" for t, p in zip(labels, predicted)]
+    (figure,) = captured["figures"]
+    heatmaps = [ax.get_images()[0] for ax in figure.axes[1::2] if ax.get_images()]
+    assert len(heatmaps) == len(inputs)
+    # Gradient x Input is signed: diverging colours, limits symmetric around zero
+    for heatmap in heatmaps:
+        low, high = heatmap.get_clim()
+        assert heatmap.get_cmap().name == "RdBu_r" and low == pytest.approx(-high)
+
+
 def test_unsafe_model_needs_the_flag(tmp_path, capsys):
     inputs = keras.Input((4,))
     doubled = keras.layers.Lambda(lambda x: 2.0 * x)(inputs)
@@ -257,16 +387,40 @@ def test_help(command, capsys):
     assert "--out" in capsys.readouterr().out
 
 
-def test_module_entry_point_loads_the_demo_lazily():
+def _imported_modules(*argv):
+    """Run `python -X importtime -m xplique *argv`; return (result, imported module names)."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "xplique", "--version"],
+        [sys.executable, "-X", "importtime", "-m", "xplique", *argv],
         capture_output=True, text=True, timeout=120,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
-    assert result.returncode == 0
-    assert result.stdout.strip() == f"xplique {xplique.__version__}"
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines()
                 if line.startswith("import time:")]
-    # The demo and its plotting load lazily. (matplotlib itself cannot be checked here: Keras
-    # 3.15 imports matplotlib.pyplot when it is imported.)
+    return result, imported
+
+
+def test_module_entry_point_loads_the_demo_lazily():
+    result, imported = _imported_modules("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"xplique {xplique.__version__}"
     assert "xplique.cli" in imported and "xplique.demo" not in imported
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["explain", "--help"], ["demo", "--help"]],
+                         ids=["main", "explain", "demo"])
+def test_help_answers_without_tensorflow(argv):
+    result, imported = _imported_modules(*argv)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "xplique.cli" in imported
+    heavy = [name for name in imported
+             if name.split(".")[0] in ("tensorflow", "keras", "matplotlib", "torch")]
+    assert heavy == [], heavy[:5]
+    if argv[0] == "explain":
+        listed = " ".join(result.stdout.split())  # argparse wraps the description
+        for name in available_methods():
+            assert name in listed, name
+
+
+def test_method_names_read_from_source_match_the_real_registry():
+    assert method_names() == list(available_methods())
+    assert "BlackBoxExplainer" not in method_names()

@@ -1,13 +1,16 @@
-"""Command line: `python -m xplique demo|explain ...`.
+"""Command line: `python -m xplique demo|explain|explain-dataset ...`.
 
 `demo` trains (or loads from a cache) a small CNN on scikit-learn's digits and explains a few
 of them with every attribution method (see :mod:`xplique.demo`). `explain` runs one method on
-a saved Keras model and `.npy` inputs. User errors are printed as one line on stderr
+a saved Keras model and `.npy` inputs; `explain-dataset` runs one over a whole dataset,
+shard by shard and resumably (see :mod:`xplique.runs`). User errors are printed as one line on stderr
 (`xplique: error: ...`) with exit code 2, never a traceback; set `XPLIQUE_DEBUG=1` to see the
 traceback instead.
 
 Methods are discovered from `xplique.attributions.__all__`: every concrete subclass of
 `BlackBoxExplainer` listed there is available, so new methods appear without editing this file.
+`--help` does not import TensorFlow: the parser reads the method names from the source
+(:func:`method_names`); the commands import what they need when they run.
 """
 
 import argparse
@@ -53,6 +56,69 @@ def available_methods() -> Dict[str, type]:
         ):
             methods[name] = candidate
     return methods
+
+
+def _base_name(node: ast.expr) -> Optional[str]:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _is_abstract_method(node: ast.AST) -> bool:
+    return any(_base_name(decorator) == "abstractmethod"
+               for decorator in getattr(node, "decorator_list", []))
+
+
+def method_names() -> list:
+    """The names :func:`available_methods` returns, read from the source of
+    `xplique.attributions` without importing it (so without TensorFlow): `__all__` of its
+    `__init__.py`, kept when the class derives from `BlackBoxExplainer` and leaves no abstract
+    method unimplemented, as `inspect.isabstract` decides at run time."""
+    package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attributions")
+    classes = {}  # name -> (base names, methods defined, abstract methods declared)
+    for folder, _, files in os.walk(package):
+        for file_name in sorted(files):
+            if not file_name.endswith(".py"):
+                continue
+            with open(os.path.join(folder, file_name), encoding="utf-8") as file:
+                tree = ast.parse(file.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef):
+                    body = [item for item in node.body
+                            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                    classes.setdefault(node.name, (
+                        [name for name in map(_base_name, node.bases) if name],
+                        {item.name for item in body},
+                        {item.name for item in body if _is_abstract_method(item)},
+                    ))
+
+    def ancestry(name, seen=()):
+        """(derives from BlackBoxExplainer, abstract methods left unimplemented)."""
+        if name not in classes or name in seen:
+            return name == "BlackBoxExplainer", set()
+        bases, defined, declared = classes[name]
+        explainer, abstract = name == "BlackBoxExplainer", set()
+        for base in bases:
+            base_explainer, base_abstract = ancestry(base, seen + (name,))
+            explainer, abstract = explainer or base_explainer, abstract | base_abstract
+        return explainer, (abstract - defined) | declared
+
+    with open(os.path.join(package, "__init__.py"), encoding="utf-8") as file:
+        tree = ast.parse(file.read())
+    exported = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "__all__" for target in node.targets
+        ):
+            exported = list(ast.literal_eval(node.value))
+    names = []
+    for name in exported:
+        explainer, abstract = ancestry(name)
+        if explainer and not abstract and name in classes:
+            names.append(name)
+    return names
 
 
 def _normalise(name: str) -> str:
@@ -178,10 +244,70 @@ def run_explain(args: argparse.Namespace) -> int:
 
         shown = min(len(inputs), MAX_PLOTTED)
         _make_parent(args.plot)
-        save_grid(args.plot, inputs[:shown], {cls.__name__: explanations[:shown]})
+        labels = _row_labels(model, inputs[:shown], None if targets is None else targets[:shown])
+        paths = save_grid(args.plot, inputs[:shown], {cls.__name__: explanations[:shown]},
+                          labels)
         note = f" (first {shown} of {len(inputs)})" if shown < len(inputs) else ""
-        print(f"plot saved to {args.plot}{note}")
+        print(f"plot saved to {', '.join(paths)}{note}")
     return EXIT_OK
+
+
+def run_explain_dataset(args: argparse.Namespace) -> int:
+    """`explain-dataset`: one method over a dataset, shard by shard, resumable (xplique.runs)."""
+    cls = find_method(args.method)
+    params = dict(parse_param(text) for text in args.param)
+    if args.batch_size is not None:
+        if "batch_size" in params:
+            raise CliError("give the batch size once, with --batch-size or --param batch_size=")
+        params["batch_size"] = args.batch_size
+    check_parameters(cls, params)
+    if not os.path.exists(args.inputs):
+        raise CliError(f"inputs not found: {args.inputs}")
+    targets = None if args.targets is None else load_array(args.targets, "targets")
+    if (args.num_workers is None) != (args.worker_index is None):
+        raise CliError("give --num-workers and --worker-index together")
+    if args.worker_index is not None and args.worker_index >= args.num_workers:
+        raise CliError(f"--worker-index must lie in [0, {args.num_workers - 1}]. Received "
+                       f"{args.worker_index}")
+    model = load_model(args.model, args.unsafe)
+    from xplique import runs
+
+    manifest = runs.explain_dataset(
+        cls(model, **params), args.inputs, targets, out_dir=args.out,
+        shard_size=args.shard_size, metrics=args.metric, resume=args.resume,
+        verbose=not args.quiet, num_workers=args.num_workers, worker_index=args.worker_index,
+    )
+    if not manifest.get("complete") or "explanations" not in manifest:
+        worker, workers = manifest["worker"]
+        print(f"{cls.__name__}: worker {worker} of {workers} finished its "
+              f"{len(manifest['shards'])} shard(s) in {args.out}; the run is merged when every "
+              "worker is done")
+        return EXIT_OK
+    metrics = ", ".join(f"{name}={value:.6g}" for name, value in manifest["metrics"].items())
+    print(f"{cls.__name__}: explanations {tuple(manifest['explanations']['shape'])} in "
+          f"{len(manifest['shards'])} shard(s) saved to "
+          f"{os.path.join(args.out, manifest['explanations']['file'])}"
+          + (f"; metrics: {metrics}" if metrics else ""))
+    return EXIT_OK
+
+
+def _row_labels(model, inputs, targets) -> Optional[list]:
+    """`target t, pred p` per row for a classifier (class-index or one-hot targets, `pred` the
+    model's top class); None when the model's output is not one score vector per input."""
+    import numpy as np
+
+    outputs = np.asarray(model(inputs, training=False))
+    if outputs.ndim != 2 or outputs.shape[1] < 2:
+        return None
+    predicted = np.argmax(outputs, axis=-1)
+    if targets is None:
+        return [f"pred {p}" for p in predicted]
+    targets = np.asarray(targets)
+    if targets.ndim == 2 and targets.shape[1] == outputs.shape[1]:
+        targets = np.argmax(targets, axis=-1)
+    if targets.ndim != 1:
+        return [f"pred {p}" for p in predicted]
+    return [f"target {t}, pred {p}" for t, p in zip(targets.astype(int), predicted)]
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -233,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="train (or load) a digits CNN and explain a few digits with every method",
         description="Train a small CNN on scikit-learn's digits (or load it from the cache), "
         "explain a few test digits with every attribution method, and write attributions.png "
-        "and summary.json. Exits with 1 if any method fails.",
+        "(attributions-1.png, ... when split), one PNG per demo panel and summary.json. "
+        "Exits with 1 if any method or panel fails.",
     )
     demo.add_argument("--out", default="xplique-demo", help="output folder (default: %(default)s)")
     demo.add_argument(
@@ -260,7 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
         "explain",
         help="explain inputs of a saved Keras model with one method",
         description="Explain the inputs in a .npy file with one attribution method and save "
-        "the explanations as .npy.",
+        "the explanations as .npy. Methods (--method, any case): "
+        + ", ".join(method_names()) + ".",
     )
     explain.add_argument("--model", required=True, help="saved Keras model (.keras)")
     explain.add_argument("--inputs", required=True, help="inputs, a .npy array (N, ...)")
@@ -289,6 +417,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow loading models that hold Python code (Lambda layers); trusted files only",
     )
     explain.set_defaults(run=run_explain)
+
+    dataset = commands.add_parser(
+        "explain-dataset",
+        help="explain a whole dataset shard by shard, resumably, with metrics (xplique.runs)",
+        description="Explain a dataset with one attribution method, shard by shard, into a "
+        "run folder (shards, a manifest with checksums, explanations.npy); a killed run "
+        "resumes with --resume. Methods (--method, any case): " + ", ".join(method_names())
+        + ".",
+    )
+    dataset.add_argument("--model", required=True, help="saved Keras model (.keras)")
+    dataset.add_argument(
+        "--inputs", required=True,
+        help="a .npy array (memory-mapped), a folder of .npy/.png files (one input each, in "
+        "name order) or a TFRecord file of serialised float32 tensors",
+    )
+    dataset.add_argument("--targets", help="targets, a .npy array of class indices (N,) or "
+                         "one-hot (N, classes); default: the model's top class")
+    dataset.add_argument("--method", required=True, help="method name, any case")
+    dataset.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="method parameter, repeatable (as for `explain`)")
+    dataset.add_argument("--batch-size", type=_positive_int, help="model evaluations per pass")
+    dataset.add_argument("--out", required=True, help="run folder")
+    dataset.add_argument("--shard-size", type=_positive_int, default=256,
+                         help="inputs per shard (default: %(default)s)")
+    dataset.add_argument("--resume", action="store_true",
+                         help="continue the run in --out (otherwise a folder holding a run is "
+                         "refused)")
+    dataset.add_argument("--metric", action="append", default=[], metavar="NAME",
+                         help="metric evaluated per shard and aggregated, repeatable "
+                         "(e.g. Deletion, Insertion, MuFidelity, Complexity)")
+    dataset.add_argument("--num-workers", type=_positive_int,
+                         help="number of workers sharing the shards (default: TF_CONFIG, else 1)")
+    dataset.add_argument("--worker-index", type=int, help="this worker's index in [0, n)")
+    dataset.add_argument("--quiet", action="store_true", help="no progress bar")
+    dataset.add_argument("--unsafe", action="store_true",
+                         help="allow loading models that hold Python code; trusted files only")
+    dataset.set_defaults(run=run_explain_dataset)
     return parser
 
 

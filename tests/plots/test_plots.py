@@ -34,7 +34,8 @@ def test_plot_attributions_accepts_every_map_shape(tmp_path, channels):
     shape = (4, 12, 10) if channels is None else (4, 12, 10, channels)
     images = RNG.uniform(size=(4, 24, 20, 3))
     figure = plot_attributions(RNG.normal(size=shape), images, cols=3)
-    assert len(figure.axes) == 4
+    assert len(figure.axes) == 8  # 4 panels and their colour bars
+    assert len(plot_attributions(RNG.normal(size=shape), cols=3, colorbar=False).axes) == 4
     assert _pixel_variance(figure, tmp_path / "grid.png") > 1e-3
 
 

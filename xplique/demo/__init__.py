@@ -4,18 +4,23 @@ A CNN (Conv2D+ReLU layers, GlobalAveragePooling2D, a Dense "logits" layer, a Sof
 layer) is trained in seconds on scikit-learn's bundled 8x8 digits (no download), or loaded from
 the cache folder. A few test digits are then explained with every method that
 :func:`xplique.cli.available_methods` discovers, each with the demo-friendly parameters of
-:func:`demo_parameters`. The output folder receives `attributions.png` (one row per digit: the
-digit, then one heatmap per method) and `summary.json` (accuracy, and per method the parameters,
-time, output shape and error if it failed).
+:func:`demo_parameters`. The output folder receives `attributions.png` (one row per digit,
+labelled with its true and predicted class: the digit, then one heatmap per method with its
+colour bar; split into `attributions-1.png`, `attributions-2.png`, ... when one figure would be
+wider than 2000 px), one `<name>.png` per panel of :data:`PANELS` (other modules' demos) and
+`summary.json` (accuracy, per method the parameters, time, output shape and error if it failed,
+per panel its title, figure, summary and error).
 
-Only this module's plotting function imports matplotlib, lazily, with the Agg backend.
+matplotlib is imported lazily (figures are drawn on `matplotlib.figure.Figure`, no pyplot).
 """
 
+import importlib
 import inspect
 import json
 import os
 import sys
 import time
+import types
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -187,7 +192,7 @@ def _as_2d(sample: np.ndarray, kind) -> np.ndarray:
     from xplique.commons.shapes import Modality
 
     if kind is Modality.IMAGES:
-        return sample.mean(axis=-1)
+        return sample.mean(axis=-1) if sample.ndim == 3 else sample
     if kind is Modality.TABULAR:
         return sample[None, :]
     return sample
@@ -253,6 +258,21 @@ def _grid_figure(inputs, kind, columns, row_labels):
     return figure
 
 
+def grid_figures(inputs: np.ndarray, columns: Dict[str, Optional[np.ndarray]],
+                 row_labels: Optional[List[str]] = None) -> list:
+    """The attribution grid as matplotlib figures (see :func:`save_grid`), each at most
+    :data:`MAX_FIGURE_WIDTH_PX` wide at :data:`DPI`."""
+    from xplique.commons.shapes import Modality, modality
+
+    inputs = np.asarray(inputs)
+    kind = modality(inputs)
+    names = list(columns)
+    per_figure = methods_per_figure(kind is Modality.IMAGES)
+    chunks = [names[i:i + per_figure] for i in range(0, len(names), per_figure)] or [[]]
+    return [_grid_figure(inputs, kind, {n: columns[n] for n in chunk}, row_labels)
+            for chunk in chunks]
+
+
 def save_grid(path: str, inputs: np.ndarray, columns: Dict[str, Optional[np.ndarray]],
               row_labels: Optional[List[str]] = None) -> List[str]:
     """Save the attribution grid as PNG: one row per input (labelled by `row_labels`), the
@@ -264,18 +284,52 @@ def save_grid(path: str, inputs: np.ndarray, columns: Dict[str, Optional[np.ndar
     :data:`MAX_FIGURE_WIDTH_PX` is split into several figures, each repeating the inputs:
     `attributions-1.png`, `attributions-2.png`, ... Returns the paths written.
     """
-    from xplique.commons.shapes import Modality, modality
-
-    inputs = np.asarray(inputs)
-    kind = modality(inputs)
-    names = list(columns)
-    per_figure = methods_per_figure(kind is Modality.IMAGES)
-    chunks = [names[i:i + per_figure] for i in range(0, len(names), per_figure)] or [[]]
-    paths = grid_paths(path, len(chunks))
-    for chunk, chunk_path in zip(chunks, paths):
-        figure = _grid_figure(inputs, kind, {n: columns[n] for n in chunk}, row_labels)
-        figure.savefig(chunk_path, dpi=DPI)
+    figures = grid_figures(inputs, columns, row_labels)
+    paths = grid_paths(path, len(figures))
+    for figure, figure_path in zip(figures, paths):
+        figure.savefig(figure_path, dpi=DPI)
     return paths
+
+
+# --------------------------------------------------------------------------- panels
+
+#: Demo modules under `xplique.demo` that add a panel, in order. Each exposes `TITLE` (str)
+#: and `panel(context) -> {"figure": matplotlib Figure, "summary": json-able dict}`; the
+#: runner saves the figure as `<out>/<name>.png` and the summary under "panels" in
+#: summary.json. The attribution grid itself is always drawn.
+PANELS: Tuple[str, ...] = ("lrp", "concepts", "feature_visualization", "example_based")
+
+
+def make_context(model, x_train, y_train, x_test, y_test, inputs, labels, predicted):
+    """What every panel receives: the trained model, the data, and the explained digits."""
+    return types.SimpleNamespace(
+        model=model, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        inputs=inputs, labels=labels, predicted=predicted, seed=SEED,
+    )
+
+
+def run_panel(name: str, context, out: str) -> Dict:
+    """Import `xplique.demo.<name>`, draw its panel and save it; returns its record (title,
+    figure file, summary, seconds, error). Never raises: a failing panel is reported like a
+    failing method."""
+    start = time.perf_counter()
+    record = {"title": None, "figure": None, "summary": None, "error": None}
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+        record["title"] = str(module.TITLE)
+        result = module.panel(context)
+        if not isinstance(result, dict) or "figure" not in result:
+            raise TypeError("panel(context) must return {'figure': Figure, 'summary': dict}. "
+                            f"Received: {type(result).__name__}")
+        summary = result.get("summary", {})
+        json.dumps(summary)  # a summary that cannot be written is the panel's error
+        figure_path = os.path.join(out, f"{name}.png")
+        result["figure"].savefig(figure_path, dpi=DPI)
+        record.update(figure=os.path.basename(figure_path), summary=summary)
+    except Exception as error:  # the demo reports every failure and carries on
+        record["error"] = f"{type(error).__name__}: {one_line(error)}"
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
 
 
 # --------------------------------------------------------------------------- the job
@@ -283,9 +337,10 @@ def save_grid(path: str, inputs: np.ndarray, columns: Dict[str, Optional[np.ndar
 
 def run(out: str, cache: str, samples: int = 4, epochs: int = 12,
         methods: Optional[List[str]] = None) -> int:
-    """Train or load the model, explain `samples` test digits, write the PNG and the JSON.
+    """Train or load the model, explain `samples` test digits, draw the grid and the panels of
+    :data:`PANELS`, write the PNGs and the JSON.
 
-    Returns the exit code: 0, or 1 when a method failed.
+    Returns the exit code: 0, or 1 when a method or a panel failed.
     """
     from xplique import __version__
 
@@ -311,10 +366,19 @@ def run(out: str, cache: str, samples: int = 4, epochs: int = 12,
 
     os.makedirs(out, exist_ok=True)
     predicted = np.argmax(probabilities[indices], axis=-1)
-    row_labels = [f"label {t}, pred {p}" for t, p in zip(labels, predicted)]
-    image_path = os.path.join(out, "attributions.png")
-    save_grid(image_path, inputs, {n: explanations.get(n) for n in records}, row_labels)
+    row_labels = [f"true {t}, pred {p}" for t, p in zip(labels, predicted)]
+    image_paths = save_grid(os.path.join(out, "attributions.png"), inputs,
+                            {n: explanations.get(n) for n in records}, row_labels)
+
+    context = make_context(model, x_train, y_train, x_test, y_test, inputs, labels, predicted)
+    panels = {}
+    for name in PANELS:
+        panels[name] = run_panel(name, context, out)
+        outcome = panels[name]["error"] or panels[name]["figure"]
+        print(f"  {'panel ' + name:<24} {panels[name]['seconds']:7.2f} s  {outcome}")
+
     failed = [name for name, record in records.items() if record["error"]]
+    failed_panels = [name for name, record in panels.items() if record["error"]]
     summary = {
         "xplique_version": __version__,
         "model": {
@@ -333,13 +397,18 @@ def run(out: str, cache: str, samples: int = 4, epochs: int = 12,
         },
         "methods": records,
         "failed": failed,
+        "figures": [os.path.basename(p) for p in image_paths],
+        "panels": panels,
+        "failed_panels": failed_panels,
         "total_seconds": round(time.perf_counter() - start, 3),
     }
     summary_path = os.path.join(out, "summary.json")
     with open(summary_path, "w", encoding="utf-8") as file:
         json.dump(summary, file, indent=2, default=repr)
-    print(f"wrote {image_path} and {summary_path} in {summary['total_seconds']:.1f} s")
+    written = ", ".join(summary["figures"] + [r["figure"] for r in panels.values() if r["figure"]])
+    print(f"wrote {written} and summary.json to {out} in {summary['total_seconds']:.1f} s")
     if failed:
         print(f"xplique: demo: failed methods: {', '.join(failed)}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    if failed_panels:
+        print(f"xplique: demo: failed panels: {', '.join(failed_panels)}", file=sys.stderr)
+    return EXIT_FAILED if failed or failed_panels else EXIT_OK

@@ -151,8 +151,8 @@ def color_scale(values, signed: Optional[bool] = None, clip_percentile: Optional
     Signed maps (see :func:`is_signed`; or `signed=True`) get the diverging
     :data:`DIVERGING_CMAP` with symmetric limits `(-b, b)`, so zero is always the neutral
     colour; `b` is the `100 - clip_percentile` percentile of `|values|`. Unsigned maps get the
-    sequential :data:`SEQUENTIAL_CMAP` from 0 (or from the low percentile, for a map that is
-    not non-negative) to the high percentile. `cmap` overrides the colormap only.
+    sequential :data:`SEQUENTIAL_CMAP` from the low to the high percentile (an unsigned map is
+    read by ranking, so its full range is used). `cmap` overrides the colormap only.
 
     Parameters
     ----------
@@ -184,11 +184,6 @@ def color_scale(values, signed: Optional[bool] = None, clip_percentile: Optional
         bound = bound if bound > 0.0 else (float(np.max(np.abs(values))) or 1.0)
         return ColorScale(cmap or DIVERGING_CMAP, -bound, bound, True)
     low, high = (float(v) for v in np.percentile(values, [percentile, 100.0 - percentile]))
-    largest = float(np.max(np.abs(values)))
-    if values.min() >= -tolerance * largest:  # non-negative, up to noise
-        low = 0.0
-    elif values.max() <= tolerance * largest:  # non-positive, up to noise
-        high = 0.0
     if not high > low:
         low, high = (low - 1.0, low) if low > 0 else (low, low + 1.0)
     return ColorScale(cmap or SEQUENTIAL_CMAP, low, high, False)
@@ -196,10 +191,12 @@ def color_scale(values, signed: Optional[bool] = None, clip_percentile: Optional
 
 def overlay_alpha(values, scale: ColorScale, alpha: float) -> np.ndarray:
     """Per-pixel opacity of a heatmap drawn over an image: `alpha` where the map is strongest,
-    fading to transparent where it is neutral (zero of a signed map, the minimum of an
-    unsigned one), so the image stays legible under weak attributions."""
+    fading (as the square root of the distance to neutral) to transparent where it is neutral
+    (zero of a signed map, the minimum of an unsigned one), so the image stays legible under
+    weak attributions."""
     alpha = ensure_float(alpha, "alpha", minimum=0.0)
-    return np.clip(alpha * scale.fraction(values), 0.0, 1.0)
+    # the square root keeps mid-strength attributions visible while zero stays transparent
+    return np.clip(alpha * np.sqrt(scale.fraction(values)), 0.0, 1.0)
 
 
 def add_colorbar(figure, mappable, axes, scale: ColorScale, fontsize: float = 8.0):
@@ -216,8 +213,6 @@ def _short_number_formatter():
     from matplotlib.ticker import FuncFormatter  # pylint: disable=C0415 (matplotlib is lazy)
 
     def short(value, _position):
-        if value == 0:
-            return "0"
-        return f"{value:.2g}" if 1e-2 <= abs(value) < 1e3 else f"{value:.0e}"
+        return "0" if value == 0 else f"{value:.2g}"
 
     return FuncFormatter(short)

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from xplique.commons.validation import ensure_float
-from xplique.plots.common import feature_names, grid_shape, prepare_map, to_numpy
+from xplique.plots.common import color_scale, feature_names, grid_shape, prepare_map, to_numpy
 
 
 def _panels(explanations, subtitles):
@@ -55,7 +55,10 @@ def plot_timeseries_attributions(explanations, features, title: Optional[str] = 
         Save the figure there when given.
     cmap
         Colormap. Without `absolute_value` the colour scale is symmetric around 0, so a
-        diverging colormap shows positive and negative relevance apart.
+        diverging colormap shows positive and negative relevance apart. With `absolute_value`
+        and the default `"coolwarm"`, the sequential colormap of
+        :func:`xplique.plots.common.color_scale` is used instead (half a diverging colormap
+        would show small magnitudes as a neutral colour).
     colorbar
         Add a colour bar to each panel.
     clip_percentile
@@ -81,9 +84,12 @@ def plot_timeseries_attributions(explanations, features, title: Optional[str] = 
     for index, (panel_title, panel) in enumerate(zip(titles, maps)):
         axes = figure.add_subplot(rows, cols, index + 1)
         values = prepare_map(panel, clip_percentile, absolute_value, normalize_value=False)
-        bound = float(np.max(np.abs(values))) or 1.0
-        limits = (0.0, bound) if absolute_value else (-bound, bound)
-        image = axes.imshow(values.T, cmap=cmap, vmin=limits[0], vmax=limits[1],
+        # signed maps: symmetric limits around 0; |maps|: a sequential colormap from 0, unless
+        # the user chose a colormap
+        scale = color_scale(values, signed=not absolute_value, clip_percentile=None,
+                            cmap=None if absolute_value and cmap == "coolwarm" else cmap)
+        low = 0.0 if absolute_value else scale.vmin
+        image = axes.imshow(values.T, cmap=scale.cmap, vmin=low, vmax=scale.vmax,
                             aspect="auto", interpolation="nearest", **plot_kwargs)
         axes.set_yticks(np.arange(len(names)), names)
         axes.set_xlabel("time step")
