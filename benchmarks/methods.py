@@ -37,8 +37,10 @@ from typing import Callable, Dict, Optional
 from xplique.attributions import (
     CAM,
     FEM,
+    LRP,
     TTA,
     DeconvNet,
+    DeepLift,
     FORGrad,
     FullGradient,
     GradCAM,
@@ -59,6 +61,7 @@ from xplique.attributions import (
     SquareGrad,
     VarGrad,
 )
+from xplique.attributions.lrp import EpsilonGammaBox, EpsilonPlus
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +247,20 @@ METHODS = [
         params=dict(grid_size=8, nb_design=500), quick=dict(nb_design=100), batch_size=256,
         samples_param="nb_design",
     ),
+    # LRP and DeepLIFT: one forward and one backward pass per input (DeepLIFT's reference pass is
+    # one input per batch). The Gamma, ZPlus and ZBox rules also run their modified layers.
+    Method("LRP", LRP, _gradients()),
+    Method(
+        "LRPEpsilonPlus",
+        lambda model, batch_size: LRP(model, EpsilonPlus(), batch_size=batch_size),
+        _gradients(),
+    ),
+    Method(
+        "LRPEpsilonGammaBox",
+        lambda model, batch_size: LRP(model, EpsilonGammaBox(0.0, 1.0), batch_size=batch_size),
+        _gradients(),
+    ),
+    Method("DeepLift", DeepLift, _gradients()),
 ]
 
 

@@ -50,6 +50,7 @@ def as_params(cases):
 
 from tests.contract.registry_blackbox import CASES as BLACKBOX_CASES  # noqa: E402
 from tests.contract.registry_gradients import CASES as GRADIENT_CASES  # noqa: E402
+from tests.contract.registry_lrp import CASES as LRP_CASES  # noqa: E402
 from tests.contract.registry_whitebox import CASES as WHITEBOX_CASES  # noqa: E402
 
-CASES = [*GRADIENT_CASES, *WHITEBOX_CASES, *BLACKBOX_CASES]
+CASES = [*GRADIENT_CASES, *WHITEBOX_CASES, *BLACKBOX_CASES, *LRP_CASES]

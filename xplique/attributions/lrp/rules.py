@@ -1,0 +1,372 @@
+"""LRP rules: how one linear layer hands the relevance of its outputs to its inputs.
+
+Every rule is a configuration of one formula. For a linear layer `z = W x + b` (a Dense or
+convolution kernel, or a weight-free linear layer: average pooling, Add), a rule picks a modified
+input `x'`, weight `W'`, bias `b'` and a stabilised denominator, and
+
+    R_x = x' * W'^T (R_z / stabilise(W' x' + b'))
+
+which the engine computes as one vector-Jacobian product of the modified layer (an ordinary
+backward pass through it). The rules whose formula has several terms (ZBox, ZPlus, AlphaBeta)
+write their own :meth:`Rule.relevance` with the same helper.
+
+Ref. Montavon et al., Layer-Wise Relevance Propagation: An Overview (2019),
+https://doi.org/10.1007/978-3-030-28954-6_10 ; Bach et al., On Pixel-Wise Explanations for
+Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation (2015),
+https://doi.org/10.1371/journal.pone.0130140
+"""
+
+from typing import List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from xplique.commons.validation import ensure_float
+
+#: Stabiliser of the denominators of the rules without an epsilon of their own (guards against
+#: division by zero only).
+DEFAULT_STABILIZER = 1e-9
+
+
+def stabilize(z: tf.Tensor, epsilon: float) -> tf.Tensor:
+    """`z + epsilon * sign(z)`, with `sign(0) = 1`."""
+    return tf.where(z >= 0, z + epsilon, z - epsilon)
+
+
+def vjp(layer, inputs: Sequence[tf.Tensor], kernel, bias, upstream: tf.Tensor) -> List[tf.Tensor]:
+    """`W^T upstream` for each input of `layer` applied with `kernel` and `bias` to `inputs`:
+    the input gradients of `sum(layer.apply(inputs, kernel, bias) * upstream)`.
+
+    The recomputed layer output only feeds its gradient (whose kernels need the inputs and the
+    weights, not the output), so a compiled graph never runs it.
+    """
+    inputs = list(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        z = layer.apply(inputs, kernel, bias)
+    return tape.gradient(z, inputs, output_gradients=upstream,
+                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+
+class Rule:
+    """Base of every LRP rule; unmodified, it is the :class:`ZeroRule`.
+
+    A custom rule subclasses it and overrides one or more of the four modifications (weights,
+    bias, inputs, denominator). Overriding :meth:`relevance` itself is for rules with several
+    terms, such as :class:`ZBoxRule`. A rule that changes the weights sets `needs_weights =
+    True`, so the engine refuses it on weight-free layers (pools, Add).
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> class AbsoluteWeights(Rule):
+    ...     needs_weights = True
+    ...     def modify_kernel(self, kernel):
+    ...         return tf.abs(kernel)
+    >>> AbsoluteWeights()
+    AbsoluteWeights()
+    """
+
+    #: Whether the rule changes the weights, so it cannot be used on a weight-free layer.
+    needs_weights = False
+
+    def modify_input(self, inputs: tf.Tensor) -> tf.Tensor:
+        """The input `x'` of the modified layer (the layer's input by default)."""
+        return inputs
+
+    def modify_kernel(self, kernel: tf.Tensor) -> tf.Tensor:
+        """The weights `W'` of the modified layer (the layer's weights by default)."""
+        return kernel
+
+    def modify_bias(self, bias: tf.Tensor) -> Optional[tf.Tensor]:
+        """The bias `b'` of the modified layer; None drops it."""
+        return bias
+
+    def modify_denominator(self, z: tf.Tensor) -> tf.Tensor:
+        """The stabilised denominator; `z` is the modified layer's output."""
+        return stabilize(z, DEFAULT_STABILIZER)
+
+    def relevance(self, layer, relevance: tf.Tensor) -> List[tf.Tensor]:
+        """The relevance of each input of `layer` given the relevance of its output.
+
+        Parameters
+        ----------
+        layer
+            The layer as the engine ran it (:class:`~xplique.attributions.lrp.propagation.
+            LinearCall`): `inputs`, pre-activation `outputs`, `kernel`, `bias` (None for
+            weight-free layers) and `apply(inputs, kernel, bias)`.
+        relevance
+            Relevance of the layer's output, shaped like it.
+        """
+        kernel = None if layer.kernel is None else self.modify_kernel(layer.kernel)
+        bias = None if layer.bias is None else self.modify_bias(layer.bias)
+        inputs = [self.modify_input(x) for x in layer.inputs]
+        if self._keeps_layer():
+            z = layer.outputs  # the forward pass already computed the denominator
+        else:
+            z = layer.apply(inputs, kernel, bias)
+        scaled = relevance / self.modify_denominator(z)
+        gradients = vjp(layer, inputs, kernel, bias, scaled)
+        return [x * g for x, g in zip(inputs, gradients)]
+
+    def _keeps_layer(self) -> bool:
+        """Whether the modified layer is the layer itself (only the denominator changes)."""
+        cls = type(self)
+        return (cls.modify_input is Rule.modify_input and cls.modify_kernel is Rule.modify_kernel
+                and cls.modify_bias is Rule.modify_bias)
+
+    def _config(self) -> dict:
+        return {key: value for key, value in vars(self).items() if not key.startswith("_")}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{key}={_short(value)}" for key, value in self._config().items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other) -> bool:
+        if type(self) is not type(other):
+            return NotImplemented
+        mine, theirs = self._config(), other._config()
+        return mine.keys() == theirs.keys() and all(
+            np.array_equal(np.asarray(mine[k]), np.asarray(theirs[k])) for k in mine)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, repr(self)))
+
+
+def _short(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array(shape={value.shape})" if value.size > 4 else repr(value.tolist())
+    return repr(value)
+
+
+class ZeroRule(Rule):
+    """LRP-0: relevance split in proportion to the contributions `x_i w_ij` of `z_j`.
+
+    Ref. Bach et al., On Pixel-Wise Explanations for Non-Linear Classifier Decisions by
+    Layer-Wise Relevance Propagation (2015), https://doi.org/10.1371/journal.pone.0130140
+
+    On a bias-free ReLU network it equals Gradient x Input. The denominator is stabilised by
+    `1e-9 * sign(z)` (division by zero only).
+    """
+
+
+class EpsilonRule(Rule):
+    """LRP-epsilon: the denominator grows by `epsilon * sign(z_j)` (sign(0) = 1), which absorbs
+    the relevance of weak or contradictory contributions and gives sparser, less noisy maps.
+
+    Ref. Bach et al. (2015), https://doi.org/10.1371/journal.pone.0130140
+
+    Parameters
+    ----------
+    epsilon
+        Stabiliser, >= 0 (0 is the ZeroRule without its guard against division by zero).
+    """
+
+    def __init__(self, epsilon: float = 1e-6):
+        self.epsilon = ensure_float(epsilon, "epsilon", minimum=0.0)
+
+    def modify_denominator(self, z):
+        return stabilize(z, self.epsilon)
+
+
+class GammaRule(Rule):
+    """LRP-gamma: positive contributions favoured, `W' = W + gamma W+`, `b' = b + gamma b+`.
+
+    Ref. Montavon et al., Layer-Wise Relevance Propagation: An Overview (2019),
+    https://doi.org/10.1007/978-3-030-28954-6_10
+
+    Parameters
+    ----------
+    gamma
+        Weight of the positive part, >= 0 (0 is the ZeroRule; large values approach ZPlus).
+    """
+
+    needs_weights = True
+
+    def __init__(self, gamma: float = 0.25):
+        self.gamma = ensure_float(gamma, "gamma", minimum=0.0)
+
+    def modify_kernel(self, kernel):
+        return kernel + self.gamma * tf.nn.relu(kernel)
+
+    def modify_bias(self, bias):
+        return bias + self.gamma * tf.nn.relu(bias)
+
+
+class WSquareRule(Rule):
+    """LRP-w²: relevance split in proportion to the squared weights, whatever the inputs
+    (inputs set to ones, bias dropped). Meant for the first layer of real-valued inputs.
+
+    Ref. Montavon et al., Explaining Nonlinear Classification Decisions with Deep Taylor
+    Decomposition (2017), https://doi.org/10.1016/j.patcog.2016.11.008
+    """
+
+    needs_weights = True
+
+    def modify_input(self, inputs):
+        return tf.ones_like(inputs)
+
+    def modify_kernel(self, kernel):
+        return tf.square(kernel)
+
+    def modify_bias(self, bias):
+        return None
+
+
+class FlatRule(Rule):
+    """LRP-flat: relevance spread uniformly over each output's receptive field (weights and
+    inputs set to ones, bias dropped).
+
+    Ref. Lapuschkin et al., Unmasking Clever Hans Predictors and Assessing What Machines Really
+    Learn (2019), https://doi.org/10.1038/s41467-019-08987-4
+    """
+
+    needs_weights = True
+
+    def modify_input(self, inputs):
+        return tf.ones_like(inputs)
+
+    def modify_kernel(self, kernel):
+        return tf.ones_like(kernel)
+
+    def modify_bias(self, bias):
+        return None
+
+
+class ZBoxRule(Rule):
+    """LRP-z^B for bounded inputs `low <= x <= high` (pixels): contributions
+    `x_i w_ij - low_i w+_ij - high_i w-_ij`, bias dropped. Meant for the first layer.
+
+    Ref. Montavon et al., Explaining Nonlinear Classification Decisions with Deep Taylor
+    Decomposition (2017), https://doi.org/10.1016/j.patcog.2016.11.008
+
+    Parameters
+    ----------
+    low, high
+        Lowest and highest input values: numbers, or arrays that broadcast against one input
+        (e.g. per channel, shape `(C,)`).
+    """
+
+    needs_weights = True
+
+    def __init__(self, low, high):
+        self.low = _bound(low, "low")
+        self.high = _bound(high, "high")
+
+    def relevance(self, layer, relevance):
+        (x,) = _single_input(layer, self)
+        low = tf.broadcast_to(tf.cast(self.low, x.dtype), tf.shape(x))
+        high = tf.broadcast_to(tf.cast(self.high, x.dtype), tf.shape(x))
+        positive, negative = tf.nn.relu(layer.kernel), -tf.nn.relu(-layer.kernel)
+        z = (layer.apply([x], layer.kernel, None) - layer.apply([low], positive, None)
+             - layer.apply([high], negative, None))
+        scaled = relevance / self.modify_denominator(z)
+        (gx,) = vjp(layer, [x], layer.kernel, None, scaled)
+        (gl,) = vjp(layer, [low], positive, None, scaled)
+        (gh,) = vjp(layer, [high], negative, None, scaled)
+        return [x * gx - low * gl - high * gh]
+
+
+def _bound(value, name):
+    array = np.asarray(value, dtype=np.float64)
+    if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+        raise ValueError(f"`{name}` must be finite numbers. Received: {name}={value!r}")
+    return float(array) if array.ndim == 0 else array.astype(np.float32)
+
+
+def _single_input(layer, rule):
+    if len(layer.inputs) != 1:
+        raise ValueError(
+            f"{type(rule).__name__} applies to layers with one input. Received layer "
+            f"{layer.name!r} with {len(layer.inputs)} inputs")
+    return layer.inputs
+
+
+def _signed_parts(layer, x, sign):
+    """The positive (sign=+1) or negative (sign=-1) contributions `(x w)±` as the terms
+    `[(input, kernel, bias)]` whose sum is them: `x+ w± + x- w∓ (+ b±)`."""
+    def part(t):
+        return tf.nn.relu(sign * t) * sign
+    terms = [(tf.nn.relu(x), part(layer.kernel), None if layer.bias is None else part(layer.bias)),
+             (-tf.nn.relu(-x), -part(-layer.kernel), None)]
+    return terms
+
+
+def alpha_beta(layer, relevance, alpha: float, beta: float, rule) -> List[tf.Tensor]:
+    """`alpha * R over the positive contributions - beta * R over the negative ones`.
+
+    Contributions are `(x_i w_ij)±` (so inputs of either sign are handled), plus `b±`. When no
+    input is negative (after a ReLU) the terms of negative inputs are skipped at run time.
+    """
+    (x,) = _single_input(layer, rule)
+
+    def propagate(with_negative_inputs):
+        total = tf.zeros_like(x)
+        for sign, weight in ((1.0, alpha), (-1.0, -beta)):
+            if weight == 0.0:
+                continue
+            terms = _signed_parts(layer, x, sign)
+            if not with_negative_inputs:
+                terms = terms[:1]
+            z = tf.add_n([layer.apply([t], k, b) for t, k, b in terms])
+            scaled = weight * relevance / stabilize(z, DEFAULT_STABILIZER)
+            for t, k, b in terms:
+                (g,) = vjp(layer, [t], k, b, scaled)
+                total = total + t * g
+        return total
+
+    return [tf.cond(tf.reduce_any(x < 0), lambda: propagate(True), lambda: propagate(False))]
+
+
+class ZPlusRule(Rule):
+    """LRP-z+: only the positive contributions `(x_i w_ij)+` (and `b+`) share the relevance;
+    the AlphaBetaRule with alpha=1, beta=0.
+
+    Ref. Montavon et al., Explaining Nonlinear Classification Decisions with Deep Taylor
+    Decomposition (2017), https://doi.org/10.1016/j.patcog.2016.11.008
+    """
+
+    needs_weights = True
+
+    def relevance(self, layer, relevance):
+        return alpha_beta(layer, relevance, 1.0, 0.0, self)
+
+
+class AlphaBetaRule(Rule):
+    """LRP-alpha-beta: `alpha` times the relevance split over the positive contributions minus
+    `beta` times it split over the negative ones, with `alpha - beta = 1`.
+
+    Ref. Bach et al. (2015), https://doi.org/10.1371/journal.pone.0130140
+
+    Parameters
+    ----------
+    alpha, beta
+        Weights of the positive and negative parts, `alpha >= 1`, `beta >= 0`,
+        `alpha - beta = 1`.
+
+    Notes
+    -----
+    Conservation needs every relevant output to have both positive and negative contributions
+    (an output without negative ones passes `alpha` times its relevance).
+    """
+
+    needs_weights = True
+
+    def __init__(self, alpha: float = 2.0, beta: float = 1.0):
+        self.alpha = ensure_float(alpha, "alpha", minimum=1.0)
+        self.beta = ensure_float(beta, "beta", minimum=0.0)
+        if abs(self.alpha - self.beta - 1.0) > 1e-9:
+            raise ValueError(
+                f"`alpha` and `beta` must satisfy alpha - beta = 1. Received: alpha={alpha!r}, "
+                f"beta={beta!r}")
+
+    def relevance(self, layer, relevance):
+        return alpha_beta(layer, relevance, self.alpha, self.beta, self)
+
+
+class PassRule(Rule):
+    """Relevance handed through unchanged (what activations, reshapes and dropout do). On a
+    weighted layer, only where its input and output have the same shape."""
+
+    def relevance(self, layer, relevance):
+        return [relevance]
