@@ -1,0 +1,249 @@
+"""Random image transformations for feature visualization (transformation robustness).
+
+Ref. Olah et al., Feature Visualization (2017), https://distill.pub/2017/feature-visualization/
+("transformation robustness": jitter, scale, rotate a little at every step, so that the image
+must excite the unit under all of them and high-frequency adversarial patterns are discouraged).
+
+Each factory returns a function `f(images, rng=None) -> images` for `(N, H, W, C)` images that
+keeps the shape and dtype; `rng` is the `tf.random.Generator` drawing the randomness (the
+global generator when None), so a seeded optimisation is reproducible.
+
+Notes
+-----
+Xplique's `pad`, `random_jitter` and `random_scale` change the image size (the final resize to
+the model input absorbs it). Here every transformation keeps the size, and each image of the
+batch gets its own random draw: jitter and scale are crops (or, past the borders, padded
+views) resampled back to the image size, and `pad` adds a border of `pad_value` while
+shrinking the content to keep the size. The resampling is bilinear, with
+`tf.image.crop_and_resize`'s conventions, computed as two matrix products per image (the
+gradient of `crop_and_resize` with respect to the image is a slow scatter on CPU).
+"""
+
+import inspect
+from typing import Callable, Optional, Sequence, Tuple
+
+import tensorflow as tf
+
+Transformation = Callable[..., tf.Tensor]
+
+
+def _rng(rng: Optional[tf.random.Generator]) -> tf.random.Generator:
+    return rng if rng is not None else tf.random.get_global_generator()
+
+
+def _size(images: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    shape = tf.shape(images)
+    return tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+
+
+def _interpolation(low: tf.Tensor, high: tf.Tensor, size_in: int, size_out: int) -> tf.Tensor:
+    """Bilinear interpolation matrices `(N, size_out, size_in)` sampling `[low, high]`
+    (normalised, `tf.image.crop_and_resize`'s convention) along one axis; rows sampling outside
+    the image are zero."""
+    steps = tf.linspace(0.0, 1.0, size_out) if size_out > 1 else tf.constant([0.5])
+    coordinates = (low[:, None] + (high - low)[:, None] * steps[None]) * float(size_in - 1)
+    inside = tf.logical_and(coordinates >= -1e-4, coordinates <= size_in - 1 + 1e-4)
+    pixels = tf.range(size_in, dtype=tf.float32)
+    weights = tf.nn.relu(1.0 - tf.abs(coordinates[..., None] - pixels[None, None]))
+    return weights * tf.cast(inside, tf.float32)[..., None]
+
+
+def _resample(images: tf.Tensor, boxes: tf.Tensor, fill: float = 0.0) -> tf.Tensor:
+    """Each image's normalised `[y1, x1, y2, x2]` box resampled (bilinear) to the image size;
+    outside the image the value is `fill`. The resampling is two batched matrix products
+    (rows, then columns), whose gradient is as cheap as the forward pass."""
+    height, width = int(images.shape[1]), int(images.shape[2])
+    rows = _interpolation(boxes[:, 0], boxes[:, 2], height, height)
+    cols = _interpolation(boxes[:, 1], boxes[:, 3], width, width)
+    dtype = images.dtype
+    out = tf.einsum("nyh,nhwc->nywc", tf.cast(rows, dtype), images)
+    out = tf.einsum("nxw,nywc->nyxc", tf.cast(cols, dtype), out)
+    if fill != 0.0:
+        covered = tf.reduce_sum(rows, -1)[:, :, None] * tf.reduce_sum(cols, -1)[:, None, :]
+        out += tf.cast(fill * (1.0 - covered), dtype)[..., None]
+    return out
+
+
+def _geometric(transformation: Transformation, boxes: Optional[Callable]) -> Transformation:
+    """Mark `transformation` as a resampling of each image in a box (`boxes(images, rng)`,
+    normalised `[y1, x1, y2, x2]`, zeros outside), so that :func:`compose_transformations`
+    can merge consecutive ones into a single resampling."""
+    transformation.boxes = boxes
+    return transformation
+
+
+def _compose_boxes(outer: tf.Tensor, inner: tf.Tensor) -> tf.Tensor:
+    """The box of "resample in `outer`, then resample the result in `inner`"."""
+    y1, x1, y2, x2 = tf.unstack(outer, axis=1)
+    u1, v1, u2, v2 = tf.unstack(inner, axis=1)
+    return tf.stack([y1 + (y2 - y1) * u1, x1 + (x2 - x1) * v1,
+                     y1 + (y2 - y1) * u2, x1 + (x2 - x1) * v2], axis=1)
+
+
+def pad(size: int = 6, pad_value: float = 0.0) -> Transformation:
+    """Add a border of `size` pixels of `pad_value` around the images (content shrunk so the
+    image keeps its size)."""
+    size = int(size)
+
+    def boxes(images, rng=None):  # pylint: disable=unused-argument
+        height, width = _size(images)
+        inner_h = tf.maximum(height - 1.0 - 2.0 * size, 1.0)
+        inner_w = tf.maximum(width - 1.0 - 2.0 * size, 1.0)
+        box = tf.stack([-size / inner_h, -size / inner_w,
+                        (height - 1.0 - size) / inner_h, (width - 1.0 - size) / inner_w])
+        return tf.tile(box[None], [tf.shape(images)[0], 1])
+
+    def transformation(images, rng=None):
+        if size == 0:
+            return images
+        return _resample(images, boxes(images, rng), float(pad_value))
+
+    return _geometric(transformation, boxes if float(pad_value) == 0.0 and size else None)
+
+
+def random_jitter(delta: int = 6) -> Transformation:
+    """Shift each image by a random number of pixels in `[-delta/2, delta/2]` along each
+    axis (the view is a crop of side `size - delta` resized back: a shift and a slight zoom,
+    as Xplique's random crop followed by the resize to the model input)."""
+    delta = int(delta)
+
+    def boxes(images, rng=None):
+        height, width = _size(images)
+        offsets = _rng(rng).uniform((tf.shape(images)[0], 2), 0.0, float(delta))
+        span_h, span_w = tf.maximum(height - 1.0, 1.0), tf.maximum(width - 1.0, 1.0)
+        top, left = offsets[:, 0] / span_h, offsets[:, 1] / span_w
+        return tf.stack([top, left, top + 1.0 - delta / span_h, left + 1.0 - delta / span_w], 1)
+
+    def transformation(images, rng=None):
+        if delta == 0:
+            return images
+        return _resample(images, boxes(images, rng))
+
+    return _geometric(transformation, boxes if delta else None)
+
+
+def random_scale(scale_range: Sequence[float] = (0.95, 1.05)) -> Transformation:
+    """Rescale each image's content around its centre by a factor drawn in `scale_range`
+    (below 1 the border shows zeros)."""
+    low, high = float(scale_range[0]), float(scale_range[1])
+
+    def boxes(images, rng=None):
+        scales = _rng(rng).uniform((tf.shape(images)[0],), low, high)
+        half = 0.5 / scales
+        return tf.stack([0.5 - half, 0.5 - half, 0.5 + half, 0.5 + half], 1)
+
+    def transformation(images, rng=None):
+        return _resample(images, boxes(images, rng))
+
+    return _geometric(transformation, boxes)
+
+
+def _gaussian_kernel(sigma: tf.Tensor, kernel_size: int, channels: int) -> tf.Tensor:
+    positions = tf.range(kernel_size, dtype=tf.float32) - (kernel_size - 1) / 2.0
+    line = tf.exp(-0.5 * tf.square(positions / sigma))
+    kernel = line[:, None] * line[None, :]
+    kernel = kernel / tf.reduce_sum(kernel)
+    return tf.tile(kernel[:, :, None, None], [1, 1, channels, 1])
+
+
+def random_blur(sigma_range: Sequence[float] = (1.0, 2.0), kernel_size: int = 10
+                ) -> Transformation:
+    """Blur the images with a `kernel_size` Gaussian of standard deviation drawn in
+    `sigma_range` (one depthwise kernel per channel, whatever the channel count)."""
+    low, high = float(sigma_range[0]), float(sigma_range[1])
+    kernel_size = int(kernel_size)
+
+    def transformation(images, rng=None):
+        channels = int(images.shape[-1])
+        sigma = _rng(rng).uniform((), low, high)
+        kernel = tf.cast(_gaussian_kernel(sigma, kernel_size, channels), images.dtype)
+        return tf.nn.depthwise_conv2d(images, kernel, [1, 1, 1, 1], "SAME")
+
+    return transformation
+
+
+def random_flip(horizontal: bool = True, vertical: bool = False) -> Transformation:
+    """Flip each image left-right (and/or up-down) with probability 1/2."""
+
+    def transformation(images, rng=None):
+        generator = _rng(rng)
+        batch = tf.shape(images)[0]
+        for enabled, axis in ((horizontal, 2), (vertical, 1)):
+            if enabled:
+                flip = generator.uniform((batch, 1, 1, 1)) < 0.5
+                images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
+        return images
+
+    return transformation
+
+
+def compose_transformations(transformations: Sequence[Transformation]) -> Transformation:
+    """One transformation applying `transformations` in order (each with the same `rng`).
+
+    Consecutive geometric transformations of this module (`pad` with a zero border,
+    `random_jitter`, `random_scale`) are merged into one resampling of each image in the
+    composed box: the same geometry, one bilinear interpolation instead of several (sharper,
+    and several times cheaper, its backward pass included).
+    """
+    transformations = list(transformations)
+    for index, function in enumerate(transformations):
+        if not callable(function):
+            raise TypeError(
+                f"`transformations[{index}]` must be callable. Received: {function!r}"
+            )
+
+    def transformation(images, rng=None):
+        boxes = None
+        for function in transformations:
+            box_of = getattr(function, "boxes", None)
+            if box_of is not None:
+                box = box_of(images, rng)
+                boxes = box if boxes is None else _compose_boxes(boxes, box)
+                continue
+            if boxes is not None:
+                images, boxes = _resample(images, boxes), None
+            images = apply(function, images, rng)
+        return images if boxes is None else _resample(images, boxes)
+
+    return transformation
+
+
+def accepts_rng(function: Callable) -> bool:
+    """Whether `function` takes an `rng` keyword (the transformations of this module do; a
+    user's function of the images alone does not)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "rng" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def apply(function: Transformation, images: tf.Tensor, rng) -> tf.Tensor:
+    """Call a transformation, with `rng` when it accepts one."""
+    return function(images, rng=rng) if accepts_rng(function) else function(images)
+
+
+def generate_standard_transformations(size: int) -> Transformation:
+    """The standard stack for `size`-pixel images (unit = size // 16): pad 4 units, jitters of
+    2, 2, 4, 4, 4 units, scale in (0.92, 0.96), blur sigma in (1, 1.1), jitters of 1, 1 unit,
+    random horizontal flip."""
+    unit = max(int(size) // 16, 0)
+    return compose_transformations([
+        pad(unit * 4, 0.0),
+        random_jitter(unit * 2),
+        random_jitter(unit * 2),
+        random_jitter(unit * 4),
+        random_jitter(unit * 4),
+        random_jitter(unit * 4),
+        random_scale((0.92, 0.96)),
+        random_blur(sigma_range=(1.0, 1.1)),
+        random_jitter(unit),
+        random_jitter(unit),
+        random_flip(),
+    ])
+
+
+__all__ = [
+    "pad", "random_jitter", "random_scale", "random_blur", "random_flip",
+    "compose_transformations", "generate_standard_transformations",
+]
