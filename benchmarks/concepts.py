@@ -1,0 +1,145 @@
+"""Speed of the concepts module against the model-evaluation floor (run by hand).
+
+Usage::
+
+    python benchmarks/concepts.py [--models small_cnn,resnet_like] [--quick]
+
+Timed calls (median of `--repeats` after one warm-up call that absorbs tracing):
+
+- `Cav.fit` with "SGD" and "mean" at `last_conv` on N positives and N negatives;
+- `Tcav.score` on N inputs;
+- `CraftTf.fit` (scikit-learn's NMF and `nmf="tf"`) and `CraftTf.estimate_importance` with the model cut at `last_conv` (when the
+  layers after it form a chain).
+
+Floors, measured with compiled bare passes at the same batch size (benchmarks/measure.py):
+Cav = 2N forward passes of the model truncated at the layer; Tcav = N forward+backward passes
+of the whole model; Craft fit = the crops' forward passes of `g`; Craft importance = the
+`N nb_design (R + 2)` forward passes of `h`. The SGD fit and the NMF add solver time, and the
+importance adds `transform` (a pass of `g` and an NMF solve) and the reconstruction `U W` of
+every perturbed latent, which no model floor covers. Numbers are provisional on a shared CPU.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from measure import Bare, machine_description, make_data  # noqa: E402
+from models import MODELS  # noqa: E402
+
+from xplique.concepts import Cav, CraftTf, Tcav  # noqa: E402
+
+BATCH_SIZE = 64
+
+
+def timed(fn, repeats):
+    fn()  # warm-up: tracing
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def split_model(model, layer_name):
+    """`(g, h)` cut after `layer_name`, or None when the layers after it are not a chain."""
+    layer = model.get_layer(layer_name)
+    g = keras.Model(model.inputs, layer.output)
+    latent = keras.Input(tuple(layer.output.shape[1:]))
+    index = model.layers.index(layer)
+    x = latent
+    try:
+        for following in model.layers[index + 1:]:
+            inbound = following._inbound_nodes[0].parent_nodes  # pylint: disable=W0212
+            if len(inbound) != 1:
+                return None
+            x = following(x)
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return None
+    return g, keras.Model(latent, x)
+
+
+def floor(model, shape, kind, evaluations, repeats=3):
+    bare = Bare(model, shape)
+    bare.seconds_per_evaluation(kind, BATCH_SIZE, passes=1)  # warm-up: tracing
+    per_evaluation = statistics.median(
+        bare.seconds_per_evaluation(kind, BATCH_SIZE, passes=max(1, evaluations // BATCH_SIZE))
+        for _ in range(repeats)
+    )
+    return per_evaluation * evaluations
+
+
+def run(model_name, n, repeats, nb_design, concepts):
+    build, shape = MODELS[model_name][0], MODELS[model_name][1]
+    model = build()
+    images, labels = make_data(model_name, 2 * n)
+    positives, negatives = images[:n], images[n:]
+    truncated = keras.Model(model.inputs, model.get_layer("last_conv").output)
+    rows = []
+
+    cav_floor = floor(truncated, shape, "forward", 2 * n)
+    for classifier in ("mean", "SGD"):
+        cav = Cav(model, "last_conv", classifier=classifier, batch_size=BATCH_SIZE, seed=0)
+        seconds = timed(lambda: cav.fit(positives, negatives), repeats)
+        rows.append((f"Cav fit ({classifier})", seconds, cav_floor))
+
+    tcav = Tcav(model, "last_conv", batch_size=BATCH_SIZE)
+    vector = Cav(model, "last_conv", classifier="mean")(positives, negatives)
+    seconds = timed(lambda: tcav.score(positives, 0, vector), repeats)
+    rows.append(("Tcav score", seconds, floor(model, shape, "gradient", n)))
+
+    parts = split_model(model, "last_conv")
+    if parts is None:
+        rows.append(("Craft", None, None))
+        return rows
+    g, h = parts
+    patch = shape[0] // 2
+    craft = CraftTf(g, h, number_of_concepts=concepts, batch_size=BATCH_SIZE, patch_size=patch)
+    seconds = timed(lambda: craft.fit(positives, class_id=0), repeats)
+    crops = len(craft.factorization.crops)
+    rows.append((f"Craft fit ({crops} crops)", seconds, floor(g, shape, "forward", crops)))
+    on_device = CraftTf(g, h, number_of_concepts=concepts, batch_size=BATCH_SIZE,
+                        patch_size=patch, nmf="tf")
+    seconds_tf = timed(lambda: on_device.fit(positives, class_id=0), repeats)
+    rows.append((f"Craft fit, nmf='tf' ({crops} crops)", seconds_tf, rows[-1][2]))
+    seconds = timed(lambda: craft.estimate_importance(nb_design=nb_design, seed=0), repeats)
+    evaluations = n * nb_design * (concepts + 2)
+    latent_shape = tuple(g.output.shape[1:])
+    h_bare = Bare(h, latent_shape)
+    h_bare.seconds_per_evaluation("forward", BATCH_SIZE, passes=1)  # warm-up: tracing
+    per = statistics.median(h_bare.seconds_per_evaluation("forward", BATCH_SIZE, passes=20)
+                            for _ in range(3))
+    rows.append((f"Craft estimate_importance ({evaluations} evals)", seconds,
+                 per * evaluations))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="small_cnn,resnet_like")
+    parser.add_argument("--quick", action="store_true", help="fewer inputs and repeats")
+    args = parser.parse_args()
+    n, repeats, nb_design = (64, 2, 8) if args.quick else (256, 5, 32)
+    print(machine_description())
+    print("| model | call | time (s) | floor (s) | ratio |")
+    print("|---|---|---|---|---|")
+    for model_name in args.models.split(","):
+        for name, seconds, floor_seconds in run(model_name, n, repeats, nb_design, 10):
+            if seconds is None:
+                print(f"| {model_name} | {name} | n/a (layers after last_conv not a chain) "
+                      "| | |")
+                continue
+            print(f"| {model_name} | {name} | {seconds:.3f} | {floor_seconds:.3f} | "
+                  f"{seconds / floor_seconds:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

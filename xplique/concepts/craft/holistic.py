@@ -1,0 +1,620 @@
+"""Holistic CRAFT: concepts of whole images at every latent position, attributed with any
+attribution method on the concept coefficients, for classifiers and object detectors
+(TensorFlow; :mod:`~xplique.concepts.craft.holistic_torch` adds PyTorch models)."""
+
+from typing import Callable, List, Optional, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from xplique.commons.batching import batched
+from xplique.commons.compiled import Compiled
+from xplique.commons.data import to_tensor
+from xplique.commons.model_surgery import find_layer, is_graph_model, run_model
+from xplique.commons.operators import Tasks
+from xplique.commons.validation import ensure_choice, ensure_float, ensure_positive_int
+from xplique.concepts.craft.base import CONCEPT_COLOURS, Factorization
+from xplique.concepts.craft.holistic_reducers import (
+    reduce_to_importance,
+    reduce_to_prevalence,
+    reduce_to_reliability,
+)
+from xplique.concepts.craft.nnls import nonnegative_coefficients
+
+#: Concept-map reductions of the concept localizer.
+LOCALIZER_REDUCERS = {"mean": tf.reduce_mean, "sum": tf.reduce_sum, "max": tf.reduce_max}
+
+
+class LatentExtractor:
+    """A model cut in two: `input_to_latent_model` `g` then `latent_to_logit_model` `h`, both
+    run by compiled kernels, `batch_size` inputs per pass.
+
+    Parameters
+    ----------
+    model
+        The whole model (kept for reference; `h(g(x))` must equal it).
+    input_to_latent_model, latent_to_logit_model
+        Keras models (or TensorFlow callables) `g` and `h`; latents are channels last.
+    latent_data_class
+        Accepted for compatibility with Xplique; latents are plain tensors here.
+    output_formatter
+        Optional function applied to the outputs of `h` by :meth:`latent_to_logit`.
+    batch_size
+        Inputs per pass (also the explainers' `batch_size` in Holistic CRAFT).
+    """
+
+    def __init__(self, model, input_to_latent_model, latent_to_logit_model,
+                 latent_data_class=None, output_formatter=None, batch_size=8):
+        self.model = model
+        self.input_to_latent_model = input_to_latent_model
+        self.latent_to_logit_model = latent_to_logit_model
+        self.latent_data_class = latent_data_class
+        self.output_formatter = output_formatter
+        self.batch_size = ensure_positive_int(batch_size, "batch_size")
+        self._encode = Compiled(self.latent_graph)
+        self._decode = Compiled(self.logit_graph)
+
+    # graph functions on channels-last tensors (overridden by the torch extractor)
+    def latent_graph(self, images: tf.Tensor) -> tf.Tensor:
+        """`g(images)` in graph code: channels-last images to channels-last latents."""
+        return tf.cast(run_model(self.input_to_latent_model, images), tf.float32)
+
+    def logit_graph(self, latents: tf.Tensor) -> tf.Tensor:
+        """`h(latents)` in graph code: channels-last latents to outputs."""
+        return tf.cast(run_model(self.latent_to_logit_model, latents), tf.float32)
+
+    def channels_last_images(self, inputs) -> tf.Tensor:
+        """The user's images as a channels-last float32 tensor (identity for Keras)."""
+        return to_tensor(inputs, "inputs")
+
+    def latents_of_images(self, images: tf.Tensor) -> tf.Tensor:
+        """Latents of channels-last images, in batches."""
+        return batched(self._encode, [images], self.batch_size)
+
+    def input_to_latent(self, inputs) -> tf.Tensor:
+        """Latents `g(inputs)`."""
+        return self.latents_of_images(self.channels_last_images(inputs))
+
+    def latent_to_logit(self, latents) -> tf.Tensor:
+        """Outputs `h(latents)` (formatted by `output_formatter` when given)."""
+        outputs = batched(self._decode, [to_tensor(latents, "latents")], self.batch_size)
+        return outputs if self.output_formatter is None else self.output_formatter(outputs)
+
+    def __call__(self, inputs) -> tf.Tensor:
+        return self.latent_to_logit(self.input_to_latent(inputs))
+
+
+class LayeredModelExtractorBuilder:
+    """Builds a :class:`LatentExtractor` by cutting a single-input, single-output functional
+    Keras model after one of its layers."""
+
+    @staticmethod
+    def build(model, split_layer, batch_size=1) -> LatentExtractor:
+        """Cut `model` after `split_layer` (index in `model.layers`, or name).
+
+        Raises a ValueError when the model is not a single-input, single-output graph model,
+        or when the layer is not a true cut (some path from the input to the output avoids
+        it, e.g. a residual connection around it).
+        """
+        if not is_graph_model(model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise ValueError(
+                "`model` must be a single-input, single-output Sequential or functional Keras "
+                f"model. Received: {type(model).__name__}"
+            )
+        layer = find_layer(model, split_layer)
+        latent = layer.output
+        g = keras.Model(model.inputs[0], latent, name=f"{model.name}_to_{layer.name}")
+        try:
+            h = keras.Model(latent, model.outputs[0], name=f"{layer.name}_to_output")
+        except ValueError as error:
+            raise ValueError(
+                f"`split_layer` must cut the graph: every path from the input to the output "
+                f"must go through layer {layer.name!r}, and one does not ({error})"
+            ) from None
+        return LatentExtractor(model, g, h, batch_size=batch_size)
+
+
+class PartialExplainer:
+    """An attribution method and its parameters, built once the model and batch size are known.
+
+    Parameters
+    ----------
+    explainer_class
+        An attribution method class, e.g. `GradientInput` (or a factory with the same call).
+    **kwargs
+        Its parameters, except `model` and `batch_size` (given when it is built).
+    """
+
+    def __init__(self, explainer_class, **kwargs):
+        for name in ("model", "batch_size"):
+            if name in kwargs:
+                raise ValueError(
+                    f"`{name}` is given when the explainer is built: remove it from the "
+                    f"PartialExplainer arguments. Received: {name}={kwargs[name]!r}"
+                )
+        if not callable(explainer_class):
+            raise TypeError(
+                "`explainer_class` must be an attribution method class. Received: "
+                f"{explainer_class!r}"
+            )
+        self.explainer_class = explainer_class
+        self.kwargs = kwargs
+
+    def __call__(self, model, batch_size):
+        return self.explainer_class(model, batch_size=batch_size, **self.kwargs)
+
+
+class _ConceptDecoder(tf.Module):
+    """`u -> h(u W)`: concept coefficients to model outputs (the model of the explainers)."""
+
+    def __init__(self, extractor: LatentExtractor, bank):
+        super().__init__()
+        self._extractor = extractor
+        self.bank = tf.constant(bank, tf.float32)
+
+    def __call__(self, coeffs):
+        latents = tf.tensordot(tf.cast(coeffs, tf.float32), self.bank, axes=[[-1], [0]])
+        return self._extractor.logit_graph(latents)
+
+
+class _ConceptLocalizer(tf.Module):
+    """Channels-last images to one score per concept `(n, R)`: the concept map of each image
+    (coefficients of `g(x)` on the bank, by :func:`~.nnls.nonnegative_coefficients`) reduced
+    over its positions."""
+
+    def __init__(self, extractor: LatentExtractor, bank, penalty: float, reducer):
+        super().__init__()
+        self._extractor = extractor
+        self.bank = tf.constant(bank, tf.float32)
+        self.penalty = float(penalty)
+        self._reducer = reducer
+
+    def coefficients(self, images):
+        """Concept maps `(n, ..., R)` of channels-last images."""
+        latents = self._extractor.latent_graph(tf.cast(images, tf.float32))
+        flat = tf.reshape(latents, [-1, tf.shape(latents)[-1]])
+        coeffs = nonnegative_coefficients(flat, self.bank, self.penalty)
+        return tf.reshape(coeffs, tf.concat([tf.shape(latents)[:-1], [-1]], 0))
+
+    def __call__(self, images):
+        coeffs = self.coefficients(images)
+        if callable(self._reducer) and self._reducer not in LOCALIZER_REDUCERS.values():
+            return tf.cast(self._reducer(coeffs), tf.float32)
+        axes = list(range(1, coeffs.shape.rank - 1))
+        return self._reducer(coeffs, axis=axes) if axes else coeffs
+
+
+def _detection_targets(outputs: np.ndarray, class_id, confidence) -> np.ndarray:
+    """The predicted boxes `(N, B, 5 + C)` kept as references: predicted class (argmax of the
+    class scores) equal to `class_id` (when given) and objectness at least `confidence` (when
+    given); kept boxes first, the rest zero (padding), trimmed to the most kept per image."""
+    keep = np.any(outputs != 0.0, axis=-1)
+    if class_id is not None:
+        keep &= np.argmax(outputs[..., 5:], axis=-1) == class_id
+    if confidence is not None:
+        keep &= outputs[..., 4] >= confidence
+    order = np.argsort(~keep, axis=1, kind="stable")
+    boxes = np.take_along_axis(outputs * keep[..., None], order[..., None], axis=1)
+    return boxes[:, :max(1, int(keep.sum(axis=1).max()))]
+
+
+class HolisticCraft:
+    """Holistic CRAFT: NMF of the latents of whole images at every position, `A ~ U W`, then
+    the importance of each concept from any attribution method applied to the coefficients
+    `U` through the concept decoder `u -> h(u W)`, for classifiers and object detectors.
+
+    Ref. Fel et al., CRAFT: Concept Recursive Activation FacTorization for Explainability
+    (2023), https://arxiv.org/abs/2211.10154 ; Fel et al., A Holistic Approach to Unifying
+    Automatic Concept Extraction and Concept Importance Estimation (2023),
+    https://arxiv.org/abs/2306.07304
+
+    Parameters
+    ----------
+    latent_extractor
+        A :class:`LatentExtractor` (e.g. from :meth:`LayeredModelExtractorBuilder.build`).
+    number_of_concepts
+        Number of concepts `R`.
+    device
+        Accepted for compatibility (the torch variant uses its extractor's device).
+    factorizer
+        An object with `fit_transform(A) -> U`, `transform` and `components_` (None:
+        scikit-learn's `NMF(R, alpha_W=1e-2, max_iter=200)`; :class:`~.nmf.TfNMF` runs on
+        the device).
+
+    Notes
+    -----
+    - The task is read from the decoder's outputs: `(N, n_classes)` is a classifier (targets
+      are one-hot classes), `(N, nb_boxes, 4 + 1 + n_classes)` a detector in the layout of
+      docs/tasks.md (targets are the predicted boxes, filtered by class and objectness, and
+      the operator defaults to `Tasks.OBJECT_DETECTION`).
+    - All images are explained in one call of the explainer, batched by the extractor's
+      `batch_size` (Xplique loops over images with a batch size of 1); images with fewer
+      kept boxes are padded with zero rows, which the detection operators ignore.
+    - `encode` returns the coefficients as a tensor and `decode` the model outputs, instead of
+      Xplique's `EncodedData` / `StructuredPrediction` records.
+    """
+
+    _extractor_class = LatentExtractor
+
+    def __init__(self, latent_extractor, number_of_concepts=20, device=None, factorizer=None):
+        if not isinstance(latent_extractor, self._extractor_class):
+            raise TypeError(
+                f"`latent_extractor` must be a {self._extractor_class.__name__}. Received: "
+                f"{type(latent_extractor).__name__}"
+            )
+        self.latent_extractor = latent_extractor
+        self.number_of_concepts = ensure_positive_int(number_of_concepts, "number_of_concepts")
+        self.device = device
+        self.factorizer = factorizer
+        self.factorization: Optional[Factorization] = None
+        self.concept_bank_w: Optional[np.ndarray] = None
+        self.coeffs_u: Optional[np.ndarray] = None
+        self.class_id: Optional[int] = None
+        self.cmaps = [CONCEPT_COLOURS[i % len(CONCEPT_COLOURS)]
+                      for i in range(self.number_of_concepts)]
+        self._reducer = None
+        self._decoder_kernel = None
+
+    @property
+    def batch_size(self) -> int:
+        """The latent extractor's batch size."""
+        return self.latent_extractor.batch_size
+
+    # -- factorization ----------------------------------------------------------------------
+
+    def _new_factorizer(self):
+        if self.factorizer is not None:
+            return self.factorizer
+        from sklearn.decomposition import NMF  # pylint: disable=import-outside-toplevel
+
+        return NMF(n_components=self.number_of_concepts, alpha_W=1e-2, max_iter=200,
+                   random_state=0)
+
+    def _images(self, inputs, resize=None) -> tf.Tensor:
+        images = self.latent_extractor.channels_last_images(inputs)
+        if images.shape.rank != 4 or images.shape[0] == 0:
+            raise ValueError(
+                "`inputs` must be a non-empty batch of images. Received: "
+                f"inputs.shape={tuple(images.shape)}"
+            )
+        if resize is not None:
+            images = tf.image.resize(images, resize, method="bilinear")
+        return images
+
+    def _latents(self, images: tf.Tensor) -> np.ndarray:
+        latents = self.latent_extractor.latents_of_images(images).numpy()
+        smallest = float(latents.min()) if latents.size else 0.0
+        if smallest < 0.0:
+            raise ValueError(
+                "The latent extractor must output non-negative latents (NMF needs them), e.g. "
+                f"after a ReLU. Received a minimum of {smallest:.4g}"
+            )
+        return latents
+
+    def fit(self, inputs, class_id: int = 0):
+        """Factorize the latents of `inputs` at every position.
+
+        Returns
+        -------
+        `(coeffs_u, concept_bank_w)`: coefficients `(N, ..., R)` and concepts `(R, c)`.
+        """
+        self.class_id = ensure_positive_int(class_id, "class_id", minimum=0)
+        latents = self._latents(self._images(inputs))
+        reducer = self._new_factorizer()
+        flat = latents.reshape(-1, latents.shape[-1])
+        coeffs = np.asarray(reducer.fit_transform(flat), np.float32)
+        self._reducer = reducer
+        self.concept_bank_w = np.asarray(reducer.components_, np.float32)
+        self.coeffs_u = coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
+        self.factorization = Factorization(inputs, self.class_id, None, reducer, None,
+                                           self.concept_bank_w, self.coeffs_u)
+        self._decoder_kernel = None
+        return self.coeffs_u, self.concept_bank_w
+
+    def check_if_fitted(self):
+        """Raise a ValueError unless :meth:`fit` was called."""
+        if self._reducer is None:
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit(inputs) first")
+        return self._reducer
+
+    def transform(self, inputs=None, resize=None) -> np.ndarray:
+        """Concept coefficients `(N, ..., R)` of `inputs` (None: those found by :meth:`fit`),
+        after resizing the images to `resize` `(height, width)` when given."""
+        reducer = self.check_if_fitted()
+        if inputs is None:
+            return self.coeffs_u
+        latents = self._latents(self._images(inputs, resize))
+        coeffs = np.asarray(reducer.transform(latents.reshape(-1, latents.shape[-1])),
+                            np.float32)
+        return coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
+
+    def encode(self, inputs, resize=None) -> tf.Tensor:
+        """The coefficients of `inputs`, as a tensor."""
+        return tf.constant(self.transform(inputs, resize))
+
+    def _decoder(self) -> _ConceptDecoder:
+        self.check_if_fitted()
+        return _ConceptDecoder(self.latent_extractor, self.concept_bank_w)
+
+    def decode(self, coeffs_u) -> tf.Tensor:
+        """Model outputs `h(U W)` of coefficients `coeffs_u`, in batches."""
+        if self._decoder_kernel is None:
+            self._decoder_kernel = Compiled(self._decoder())
+        return batched(self._decoder_kernel, [to_tensor(coeffs_u, "coeffs_u")],
+                       self.batch_size)
+
+    # -- concept importance -----------------------------------------------------------------
+
+    def compute_explanation_per_concept(self, images, partial_explainer, class_id=None,
+                                        confidence=None, verbose=False) -> np.ndarray:
+        """Attributions `(N, ..., R)` of the explained score to each concept coefficient at
+        each position, by the explainer of `partial_explainer` run on the decoder
+        `u -> h(u W)` with the coefficients of `images` as its inputs.
+
+        Parameters
+        ----------
+        images
+            Images to explain.
+        partial_explainer
+            A :class:`PartialExplainer`; built with the decoder and the extractor's
+            `batch_size`. For a detector its `operator` defaults to `Tasks.OBJECT_DETECTION`.
+        class_id
+            Classifier: the explained class (None: the class given to :meth:`fit`).
+            Detector: keep only the predicted boxes of this class (None: every class).
+        confidence
+            Detector: keep only the predicted boxes whose objectness is at least this
+            (None: every box). Ignored for classifiers.
+        verbose
+            Print what is explained.
+        """
+        self.check_if_fitted()
+        if not isinstance(partial_explainer, PartialExplainer):
+            raise TypeError(
+                "`partial_explainer` must be a PartialExplainer. Received: "
+                f"{type(partial_explainer).__name__}"
+            )
+        if class_id is not None:
+            class_id = ensure_positive_int(class_id, "class_id", minimum=0)
+        if confidence is not None:
+            confidence = ensure_float(confidence, "confidence")
+        coeffs = self.transform(images)
+        outputs = self.decode(coeffs).numpy()
+        if outputs.ndim == 3:  # detector: the kept predicted boxes are the references
+            targets = _detection_targets(outputs, class_id, confidence)
+            if partial_explainer.kwargs.get("operator") is None:
+                partial_explainer = PartialExplainer(
+                    partial_explainer.explainer_class,
+                    **dict(partial_explainer.kwargs, operator=Tasks.OBJECT_DETECTION))
+            if verbose:
+                kept = np.any(targets != 0.0, axis=-1).sum(axis=1)
+                print(f"HolisticCraft: {int(kept.sum())} boxes kept over {len(coeffs)} images"
+                      f" (per image: {kept.tolist()})")
+        elif outputs.ndim == 2:
+            class_id = self.class_id if class_id is None else class_id
+            if class_id >= outputs.shape[-1]:
+                raise ValueError(
+                    f"`class_id` must be below the number of outputs {outputs.shape[-1]}. "
+                    f"Received: class_id={class_id}"
+                )
+            targets = np.eye(outputs.shape[-1], dtype=np.float32)[np.full(len(coeffs),
+                                                                            class_id)]
+        else:
+            raise ValueError(
+                "The latent-to-logit model must output (N, n_classes) scores or (N, nb_boxes, "
+                f"4 + 1 + n_classes) boxes. Received outputs of shape {outputs.shape}"
+            )
+        explainer = partial_explainer(self._decoder(), self.batch_size)
+        if verbose:
+            print(f"HolisticCraft: explaining {len(coeffs)} images with "
+                  f"{type(explainer).__name__}")
+        explanation = explainer(coeffs, targets)
+        return np.asarray(explanation.numpy() if hasattr(explanation, "numpy") else
+                          explanation, np.float32)
+
+    def estimate_importance(self, images, operator=None, class_id=None,
+                            method="gradient_input", confidence=0.9, spatial_reducer="mean",
+                            abs_before_reduce=True, aggregation_reducer="mean", verbose=False,
+                            **method_kwargs) -> np.ndarray:
+        """Concept importances `(R,)`: per-concept explanations reduced by
+        :func:`~.holistic_reducers.reduce_to_importance`.
+
+        `method`: "gradient_input" (`GradientInput(reducer=None)`) or "sobol"
+        (`SobolAttributionMethod(grid_size=8, nb_design=32, perturbation_function="amplitude",
+        nb_channels=R)`); `method_kwargs` override these settings. `operator`: the explained
+        score (None: the class score, or `Tasks.OBJECT_DETECTION` for a detector).
+        `class_id`, `confidence`: see :meth:`compute_explanation_per_concept`.
+        """
+        # pylint: disable=import-outside-toplevel
+        from xplique.attributions import GradientInput, SobolAttributionMethod
+
+        ensure_choice(method, "method", ("gradient_input", "sobol"))
+        if method == "gradient_input":
+            settings = dict(reducer=None, operator=operator)
+            settings.update(method_kwargs)
+            partial = PartialExplainer(GradientInput, **settings)
+        else:
+            settings = dict(grid_size=8, nb_design=32, perturbation_function="amplitude",
+                            nb_channels=self.number_of_concepts, operator=operator)
+            settings.update(method_kwargs)
+            partial = PartialExplainer(SobolAttributionMethod, **settings)
+        explanation = self.compute_explanation_per_concept(images, partial, class_id,
+                                                           confidence, verbose)
+        return reduce_to_importance(explanation, spatial_reducer, abs_before_reduce,
+                                    aggregation_reducer)
+
+    @staticmethod
+    def reduce_to_importance(explanation, spatial_reducer="max", abs_before_reduce=True,
+                             aggregation_reducer="mean") -> np.ndarray:
+        """See :func:`~.holistic_reducers.reduce_to_importance`."""
+        return reduce_to_importance(explanation, spatial_reducer, abs_before_reduce,
+                                    aggregation_reducer)
+
+    @staticmethod
+    def reduce_to_prevalence(explanation) -> np.ndarray:
+        """See :func:`~.holistic_reducers.reduce_to_prevalence`."""
+        return reduce_to_prevalence(explanation)
+
+    @staticmethod
+    def reduce_to_reliability(explanation, accuracy) -> np.ndarray:
+        """See :func:`~.holistic_reducers.reduce_to_reliability`."""
+        return reduce_to_reliability(explanation, accuracy)
+
+    # -- concept localization ---------------------------------------------------------------
+
+    def _penalty(self) -> float:
+        reducer = self.check_if_fitted()
+        alpha = float(getattr(reducer, "alpha_W", 0.0) or 0.0)
+        l1_ratio = float(getattr(reducer, "l1_ratio", 0.0) or 0.0)
+        return alpha * (1.0 - l1_ratio) * self.concept_bank_w.shape[1]
+
+    def make_concept_localizer(self, concept_reducer: Union[str, Callable] = "mean"):
+        """A model mapping channels-last images to one score per concept `(n, R)` (float32):
+        the concept map of each image reduced over its positions by `concept_reducer`
+        ("mean", "sum", "max", or a callable of the `(n, ..., R)` maps returning `(n, R)`).
+
+        It is TensorFlow graph code (a `tf.Module`), so explainers run it in their compiled
+        kernels. The coefficients solve the factorizer's transform problem on the device
+        (:func:`~.nnls.nonnegative_coefficients`, the ridge penalty read from the
+        factorizer's `alpha_W` and `l1_ratio`), not through `factorizer.transform`.
+        """
+        self.check_if_fitted()
+        if isinstance(concept_reducer, str):
+            reducer = LOCALIZER_REDUCERS[ensure_choice(concept_reducer, "concept_reducer",
+                                                       LOCALIZER_REDUCERS)]
+        elif callable(concept_reducer):
+            reducer = concept_reducer
+        else:
+            raise ValueError(
+                "`concept_reducer` must be 'mean', 'sum', 'max' or a callable. Received: "
+                f"concept_reducer={concept_reducer!r}"
+            )
+        return _ConceptLocalizer(self.latent_extractor, self.concept_bank_w, self._penalty(),
+                                 reducer)
+
+    def _concept_ids(self, concept_ids, name="concept_ids") -> List[int]:
+        if concept_ids is None:
+            return list(range(self.number_of_concepts))
+        ids = [int(i) for i in np.asarray(concept_ids).reshape(-1)]
+        if not ids or len(set(ids)) != len(ids) or min(ids) < 0 or (
+                max(ids) >= self.number_of_concepts):
+            raise ValueError(
+                f"`{name}` must be unique concept indices in [0, {self.number_of_concepts - 1}]"
+                f". Received: {name}={list(concept_ids)!r}"
+            )
+        return ids
+
+    def attribute_concepts_to_inputs(self, images, partial_explainer,
+                                     concept_ids: Optional[List[int]] = None,
+                                     concept_reducer: Union[str, Callable] = "mean"
+                                     ) -> np.ndarray:
+        """Input-space localization maps of concepts `(N, H, W, R)` (float32): a black-box
+        explainer attributes the score of each selected concept (the localizer of
+        :meth:`make_concept_localizer`) to the pixels. Channel `k` is concept `k`; channels
+        of concepts not in `concept_ids` are NaN.
+
+        One explainer call explains every (image, concept) pair, batched by the extractor's
+        `batch_size`. White-box (gradient) explainer classes are refused, as in Xplique: the
+        localizer's iterative solver is not meant to be differentiated.
+        """
+        # pylint: disable=import-outside-toplevel
+        from xplique.attributions.base import WhiteBoxExplainer
+
+        self.check_if_fitted()
+        if not isinstance(partial_explainer, PartialExplainer):
+            raise TypeError(
+                "`partial_explainer` must be a PartialExplainer. Received: "
+                f"{type(partial_explainer).__name__}"
+            )
+        explainer_class = partial_explainer.explainer_class
+        if isinstance(explainer_class, type) and issubclass(explainer_class,
+                                                            WhiteBoxExplainer):
+            raise ValueError(
+                "`partial_explainer` must build a black-box explainer (Occlusion, RISE, "
+                f"Sobol, Lime, KernelShap, HSIC...). Received: {explainer_class.__name__}"
+            )
+        if partial_explainer.kwargs.get("operator") is not None:
+            raise ValueError(
+                "`partial_explainer` must not set `operator`: one-hot concept targets select "
+                f"the concept scores. Received: operator={partial_explainer.kwargs['operator']!r}"
+            )
+        ids = self._concept_ids(concept_ids)
+        images = self._images(images)
+        count = int(images.shape[0])
+        explainer = partial_explainer(self.make_concept_localizer(concept_reducer),
+                                      self.batch_size)
+        repeated = tf.repeat(images, len(ids), axis=0)  # image-major (image, concept) pairs
+        targets = np.eye(self.number_of_concepts, dtype=np.float32)[np.tile(ids, count)]
+        maps = explainer(repeated, targets)
+        maps = np.asarray(maps.numpy() if hasattr(maps, "numpy") else maps, np.float32)
+        if maps.ndim == 4 and maps.shape[-1] == 1:
+            maps = maps[..., 0]
+        if maps.shape != (count * len(ids),) + tuple(images.shape[1:3]):
+            raise ValueError(
+                "The explainer must return one (H, W) map per image. Received maps of shape "
+                f"{maps.shape} for {count * len(ids)} images of size {tuple(images.shape[1:3])}"
+            )
+        result = np.full((count,) + maps.shape[1:] + (self.number_of_concepts,), np.nan,
+                         np.float32)
+        result[..., ids] = np.moveaxis(maps.reshape((count, len(ids)) + maps.shape[1:]), 1, -1)
+        return result
+
+    # -- display (matplotlib is imported by xplique.plots.concepts only) --------------------
+
+    def get_topk_images_per_concept(self, coeffs_u, topk: int = 3) -> np.ndarray:
+        """Indices `(R, topk)` of the images with the largest mean coefficient of each
+        concept, largest first."""
+        topk = ensure_positive_int(topk, "topk")
+        coeffs = np.asarray(coeffs_u, np.float64)
+        means = coeffs.reshape(len(coeffs), -1, coeffs.shape[-1]).mean(axis=1)
+        return np.argsort(-means, axis=0, kind="stable")[:topk].T
+
+    def _display_images(self, images) -> np.ndarray:
+        """Images as a channels-last numpy array, for display."""
+        return self._images(images).numpy()
+
+    def display_concept_heatmap(self, image, concept_heatmap, concept_idx, ax,
+                                filter_percentile=80, clip_percentile=5):
+        """Overlay one concept map on one channels-last image on the axes `ax`."""
+        from xplique.plots import concepts as plots  # pylint: disable=import-outside-toplevel
+
+        return plots.holistic_concept_heatmap(self, image, concept_heatmap, concept_idx, ax,
+                                              filter_percentile, clip_percentile)
+
+    def display_images_per_concept(self, images, coeffs_u=None, filter_percentile=80,
+                                   clip_percentile=5, order=None, concept_maps=None):
+        """A figure with one row per image and one column per concept (in `order`): each
+        image with that concept's coefficient map (or its `concept_maps` channel) over it."""
+        from xplique.plots import concepts as plots  # pylint: disable=import-outside-toplevel
+
+        return plots.holistic_images_per_concept(self, images, coeffs_u, filter_percentile,
+                                                 clip_percentile, order, concept_maps)
+
+    def display_top_images_per_concept(self, images, topk=3, filter_percentile=80,
+                                       clip_percentile=5, order=None, coeffs_u=None,
+                                       concept_maps=None):
+        """A figure with one column per concept: its `topk` images (by mean coefficient,
+        :meth:`get_topk_images_per_concept`) with the concept map over them."""
+        from xplique.plots import concepts as plots  # pylint: disable=import-outside-toplevel
+
+        return plots.holistic_top_images_per_concept(self, images, topk, filter_percentile,
+                                                     clip_percentile, order, coeffs_u,
+                                                     concept_maps)
+
+
+class HolisticCraftTf(HolisticCraft):
+    """Holistic CRAFT for Keras models (see :class:`HolisticCraft` for the method, its
+    parameters and notes).
+
+    Parameters
+    ----------
+    latent_extractor
+        A :class:`LatentExtractor` of Keras models.
+    number_of_concepts
+        Number of concepts `R`.
+    factorizer
+        See :class:`HolisticCraft`.
+    """
+
+    def __init__(self, latent_extractor, number_of_concepts=20, factorizer=None):
+        super().__init__(latent_extractor, number_of_concepts, None, factorizer)
