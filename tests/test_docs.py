@@ -29,7 +29,11 @@ DOCS = ROOT / "docs"
 #: (subpackage, docs folder) pairs: each public class of the subpackage needs a page there.
 DOCUMENTED = [
     ("xplique.attributions", "attributions"),
+    ("xplique.attributions.lrp", "attributions"),
     ("xplique.metrics", "metrics"),
+    ("xplique.example_based", "example_based"),
+    ("xplique.features_visualizations", "features_visualizations"),
+    ("xplique.concepts", "concepts"),
 ]
 
 #: Module prefix -> optional dependency its docstring examples need (skipped without it).

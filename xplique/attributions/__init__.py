@@ -6,6 +6,7 @@ Every method is used as `Method(model, **params)(inputs, targets)`; see docs/con
 from xplique.attributions.base import BlackBoxExplainer, WhiteBoxExplainer
 from xplique.attributions.cam import CAM
 from xplique.attributions.deconvnet import DeconvNet
+from xplique.attributions.deep_lift import DeepLift
 from xplique.attributions.fem import FEM
 from xplique.attributions.full_gradient import FullGradient
 from xplique.attributions.global_sensitivity_analysis import (
@@ -20,6 +21,7 @@ from xplique.attributions.integrated_gradients import IntegratedGradients
 from xplique.attributions.kernel_shap import KernelShap
 from xplique.attributions.layer_cam import LayerCAM
 from xplique.attributions.lime import Lime
+from xplique.attributions.lrp import LRP
 from xplique.attributions.meta import TTA, FORGrad
 from xplique.attributions.occlusion import Occlusion
 from xplique.attributions.rise import Rise
@@ -53,4 +55,6 @@ __all__ = [
     "FullGradient",
     "TTA",
     "FORGrad",
+    "LRP",
+    "DeepLift",
 ]

@@ -7,8 +7,12 @@ and metric results (:func:`barplot`, :func:`fidelity_curves`). Image maps of sha
 (H, W, 1) and (H, W, C) are accepted (channels are averaged).
 """
 
+from xplique.plots.examples import plot_examples
 from xplique.plots.image import generate_heatmap, plot_attribution, plot_attributions
+from xplique.plots.maco import plot_feature_visualizations, plot_maco
 from xplique.plots.metrics import barplot, fidelity_curves
+from xplique.plots.object_detection import plot_image_detections, plot_images_detections
+from xplique.plots.relevance import plot_relevance
 from xplique.plots.tabular import (
     plot_feature_impact,
     plot_mean_feature_impact,
@@ -17,6 +21,7 @@ from xplique.plots.tabular import (
 from xplique.plots.timeseries import plot_timeseries_attributions
 
 __all__ = [
+    "plot_examples",
     "plot_attributions",
     "plot_attribution",
     "generate_heatmap",
@@ -26,4 +31,9 @@ __all__ = [
     "plot_timeseries_attributions",
     "barplot",
     "fidelity_curves",
+    "plot_relevance",
+    "plot_image_detections",
+    "plot_images_detections",
+    "plot_maco",
+    "plot_feature_visualizations",
 ]
