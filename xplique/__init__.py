@@ -20,7 +20,7 @@ if importlib.util.find_spec("tensorflow") is None:  # pragma: no cover - only wi
 
 _SUBPACKAGES = (
     "attributions", "commons", "concepts", "example_based", "feature_visualization",
-    "features_visualizations", "metrics", "utils_functions", "wrappers",
+    "features_visualizations", "metrics", "runs", "utils_functions", "wrappers",
 )
 
 __all__ = ["__version__", "Tasks", *_SUBPACKAGES]

@@ -2,10 +2,10 @@
 
 `demo` trains (or loads from a cache) a small CNN on scikit-learn's digits and explains a few
 of them with every attribution method (see :mod:`xplique.demo`). `explain` runs one method on
-a saved Keras model and `.npy` inputs; `explain-dataset` runs one over a whole dataset,
-shard by shard and resumably (see :mod:`xplique.runs`). User errors are printed as one line on stderr
-(`xplique: error: ...`) with exit code 2, never a traceback; set `XPLIQUE_DEBUG=1` to see the
-traceback instead.
+a saved Keras model and `.npy` inputs; `explain-dataset` runs one over a whole dataset, shard
+by shard and resumably (see :mod:`xplique.runs`). User errors are printed as one line on
+stderr (`xplique: error: ...`) with exit code 2, never a traceback; set `XPLIQUE_DEBUG=1` to
+see the traceback instead.
 
 Methods are discovered from `xplique.attributions.__all__`: every concrete subclass of
 `BlackBoxExplainer` listed there is available, so new methods appear without editing this file.
