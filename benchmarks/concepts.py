@@ -3,13 +3,15 @@
 Usage::
 
     python benchmarks/concepts.py [--models small_cnn,resnet_like] [--quick]
+    python benchmarks/concepts.py --upstream /tmp/xplique-upstream [--models ...] [--quick]
+        [--repeats K]
 
 Timed calls (median of `--repeats` after one warm-up call that absorbs tracing):
 
 - `Cav.fit` with "SGD" and "mean" at `last_conv` on N positives and N negatives;
 - `Tcav.score` on N inputs;
-- `CraftTf.fit` (scikit-learn's NMF and `nmf="tf"`) and `CraftTf.estimate_importance` with the model cut at `last_conv` (when the
-  layers after it form a chain).
+- `CraftTf.fit` (scikit-learn's NMF and `nmf="tf"`) and `CraftTf.estimate_importance` with
+  the model cut at `last_conv` (when the layers after it form a chain).
 
 Floors, measured with compiled bare passes at the same batch size (benchmarks/measure.py):
 Cav = 2N forward passes of the model truncated at the layer; Tcav = N forward+backward passes
@@ -17,26 +19,35 @@ of the whole model; Craft fit = the crops' forward passes of `g`; Craft importan
 `N nb_design (R + 2)` forward passes of `h`. The SGD fit and the NMF add solver time, and the
 importance adds `transform` (a pass of `g` and an NMF solve) and the reconstruction `U W` of
 every perturbed latent, which no model floor covers. Numbers are provisional on a shared CPU.
+
+`--upstream PATH` times the same calls side by side with Xplique 2.0.2 installed at PATH (see
+compare_xplique.py for the install command): as there, both packages are named `xplique`, so
+each implementation runs in its own fresh subprocess (the reference with PATH first on
+PYTHONPATH), with the same seeded model, images, layer, concepts, patch size, `batch_size` and
+`nb_design`; times are medians of `--repeats` calls after one warm-up call. Xplique has no
+"mean" CAV (n/a).
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if "--worker" not in sys.argv:  # a worker imports the `xplique` its PYTHONPATH names
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
 from measure import Bare, machine_description, make_data  # noqa: E402
 from models import MODELS  # noqa: E402
 
-from xplique.concepts import Cav, CraftTf, Tcav  # noqa: E402
-
 BATCH_SIZE = 64
+ROOT = Path(__file__).resolve().parent.parent
+RESULT = "CONCEPTS-RESULT "
 
 
 def timed(fn, repeats):
@@ -78,6 +89,8 @@ def floor(model, shape, kind, evaluations, repeats=3):
 
 
 def run(model_name, n, repeats, nb_design, concepts):
+    from xplique.concepts import Cav, CraftTf, Tcav  # pylint: disable=import-outside-toplevel
+
     build, shape = MODELS[model_name][0], MODELS[model_name][1]
     model = build()
     images, labels = make_data(model_name, 2 * n)
@@ -122,12 +135,104 @@ def run(model_name, n, repeats, nb_design, concepts):
     return rows
 
 
+def worker(config):
+    """In a fresh process: time the concept calls of the `xplique` found on the path (ours
+    when `config["ours"]`, else the reference, which takes no `seed`)."""
+    import xplique  # pylint: disable=import-outside-toplevel
+    from xplique.concepts import Cav, CraftTf, Tcav  # pylint: disable=import-outside-toplevel
+
+    ours, n, repeats = config["ours"], config["n"], config["repeats"]
+    found = Path(xplique.__file__).resolve().parent
+    expected = (ROOT if ours else Path(config["upstream"]).resolve()) / "xplique"
+    if found != expected:
+        return {"error": f"imported {found}, not {expected}"}
+    result = {"xplique": str(found)}
+    seed = {"seed": 0} if ours else {}
+    model = MODELS[config["model"]][0]()
+    shape = MODELS[config["model"]][1]
+    images, _ = make_data(config["model"], 2 * n)
+    positives, negatives = images[:n], images[n:]
+    keras.utils.set_random_seed(0)
+    classifiers = ("SGD", "mean") if ours else ("SGD",)
+    for classifier in classifiers:
+        cav = Cav(model, "last_conv", classifier=classifier, batch_size=BATCH_SIZE, **seed)
+        result[f"Cav fit ({classifier})"] = timed(lambda: cav.fit(positives, negatives),
+                                                  repeats)
+    vector = Cav(model, "last_conv", classifier="SGD", batch_size=BATCH_SIZE, **seed)(
+        positives, negatives)
+    tcav = Tcav(model, "last_conv", batch_size=BATCH_SIZE)
+    result["Tcav score"] = timed(lambda: tcav.score(positives, 0, vector), repeats)
+    parts = split_model(model, "last_conv")
+    if parts is not None:
+        craft = CraftTf(parts[0], parts[1], number_of_concepts=config["concepts"],
+                        batch_size=BATCH_SIZE, patch_size=shape[0] // 2)
+        result["Craft fit"] = timed(lambda: craft.fit(positives, class_id=0), repeats)
+        result["Craft estimate_importance"] = timed(
+            lambda: craft.estimate_importance(nb_design=config["nb_design"], **seed), repeats)
+    return result
+
+
+def run_worker(config, upstream):
+    """Run :func:`worker` in a fresh process, the reference's with `upstream` first on
+    PYTHONPATH, ours with the repository root first."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if config["ours"]:
+        inherited = [p for p in inherited if not (Path(p) / "xplique").is_dir()]
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + inherited)
+    else:
+        inherited = [p for p in inherited if Path(p).resolve() != ROOT]
+        env["PYTHONPATH"] = os.pathsep.join([str(upstream)] + inherited)
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(config)]
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
+                               cwd=str(Path(__file__).resolve().parent))
+    for line in reversed(completed.stdout.splitlines()):
+        if line.startswith(RESULT):
+            return json.loads(line[len(RESULT):])
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    return {"error": lines[-1][:200] if lines else f"exit status {completed.returncode}"}
+
+
+def compare(args, n, repeats, nb_design, concepts):
+    """Ours against the reference, side by side."""
+    print(machine_description())
+    print(f"N={n} positives and negatives, {concepts} concepts, nb_design={nb_design}, "
+          f"batch_size={BATCH_SIZE}, median of {repeats} calls after a warm-up call")
+    print("| model | call | ours (s) | Xplique 2.0.2 (s) | speed-up |")
+    print("|---|---|---|---|---|")
+    for model_name in args.models.split(","):
+        config = dict(model=model_name, n=n, repeats=repeats, nb_design=nb_design,
+                      concepts=concepts)
+        config["upstream"] = str(args.upstream)
+        ours = run_worker(dict(config, ours=True), args.upstream)
+        theirs = run_worker(dict(config, ours=False), args.upstream)
+        for name in ("Cav fit (SGD)", "Cav fit (mean)", "Tcav score", "Craft fit",
+                     "Craft estimate_importance"):
+            mine = ours.get(name, ours.get("error", "n/a"))
+            reference = theirs.get(name, theirs.get("error", "n/a"))
+            both = isinstance(mine, float) and isinstance(reference, float)
+            cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in (mine, reference)]
+            ratio = f"{reference / mine:.2f}x" if both else ""
+            print(f"| {model_name} | {name} | {cells[0]} | {cells[1]} | {ratio} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="small_cnn,resnet_like")
     parser.add_argument("--quick", action="store_true", help="fewer inputs and repeats")
+    parser.add_argument("--upstream", default=None,
+                        help="folder of Xplique 2.0.2: compare with it side by side")
+    parser.add_argument("--repeats", type=int, default=None, help="timed calls per measure")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     n, repeats, nb_design = (64, 2, 8) if args.quick else (256, 5, 32)
+    repeats = repeats if args.repeats is None else args.repeats
+    if args.worker is not None:
+        print(RESULT + json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.upstream is not None:
+        compare(args, n, repeats, nb_design, 10)
+        return
     print(machine_description())
     print("| model | call | time (s) | floor (s) | ratio |")
     print("|---|---|---|---|---|")

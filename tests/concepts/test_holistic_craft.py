@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.concepts.test_craft import C, HEAD, R, S, match, planted_images
+from tests.concepts.test_craft import HEAD, C, R, S, match, planted_images
 from xplique.attributions import GradientInput
 from xplique.concepts import (
     HolisticCraftTf,

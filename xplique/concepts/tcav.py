@@ -83,6 +83,7 @@ class Tcav:
         self.operator = get_operator(operator)
         self._split = split_at(model, target_layer)
         self._derivatives = Compiled(self._directional_derivatives)
+        self._layer_sizes = {}
 
     def _directional_derivatives(self, inputs, targets, cavs):
         """`(N, K)` dot products of the layer gradient of each input with each CAV `(K, D)`."""
@@ -119,8 +120,16 @@ class Tcav:
             raise ValueError("`inputs` is empty: it yielded no input")
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
+    def _layer_size(self, inputs) -> int:
+        """Values of one output of the layer, found by one eager pass per input shape (cached:
+        an eager pass costs about as much as the compiled batch it precedes)."""
+        key = tuple(inputs.shape[1:])
+        if key not in self._layer_sizes:
+            self._layer_sizes[key] = int(np.prod(self._split(inputs[:1])[0].shape[1:]))
+        return self._layer_sizes[key]
+
     def _flat_cavs(self, cavs, inputs):
-        size = int(np.prod(self._split(inputs[:1])[0].shape[1:]))
+        size = self._layer_size(inputs)
         if cavs.shape.num_elements() == size:
             return tf.reshape(cavs, [1, size])
         if cavs.shape.rank >= 1 and cavs.shape.num_elements() == int(cavs.shape[0]) * size:

@@ -22,8 +22,8 @@ from xplique.concepts.craft.holistic_reducers import (
     reduce_to_reliability,
 )
 from xplique.concepts.craft.holistic_torch import HolisticCraftTorch, TorchLatentExtractor
-from xplique.concepts.craft.nmf import TfNMF
 from xplique.concepts.craft.manager import BaseCraftManager, CraftManagerTf, CraftManagerTorch
+from xplique.concepts.craft.nmf import TfNMF
 from xplique.concepts.craft.tf import CraftTf
 from xplique.concepts.craft.torch import CraftTorch
 

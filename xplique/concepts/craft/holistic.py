@@ -233,6 +233,9 @@ class HolisticCraft:
       kept boxes are padded with zero rows, which the detection operators ignore.
     - `encode` returns the coefficients as a tensor and `decode` the model outputs, instead of
       Xplique's `EncodedData` / `StructuredPrediction` records.
+    - The concept localizer (:meth:`make_concept_localizer`) and `encode(...,
+      differentiable=True)` solve the factorizer's transform problem in TensorFlow graph code
+      (FISTA, :mod:`~.nnls`), so black-box explainers run them inside their compiled kernels.
     """
 
     _extractor_class = LatentExtractor
@@ -329,9 +332,15 @@ class HolisticCraft:
                             np.float32)
         return coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
 
-    def encode(self, inputs, resize=None) -> tf.Tensor:
-        """The coefficients of `inputs`, as a tensor."""
-        return tf.constant(self.transform(inputs, resize))
+    def encode(self, inputs, resize=None, differentiable=False) -> tf.Tensor:
+        """The coefficients of `inputs`, as a tensor: from `factorizer.transform`, or, when
+        `differentiable`, from the localizer's graph solver
+        (:func:`~.nnls.nonnegative_coefficients`), so that gradients flow through them."""
+        if not differentiable:
+            return tf.constant(self.transform(inputs, resize))
+        localizer = self.make_concept_localizer()
+        return batched(Compiled(localizer.coefficients), [self._images(inputs, resize)],
+                       self.batch_size)
 
     def _decoder(self) -> _ConceptDecoder:
         self.check_if_fitted()

@@ -7,7 +7,6 @@ channels first `(N, C, H, W)` for the user, latents `(n, c, h, w)` for the modul
 moved to channels last inside.
 """
 
-import numpy as np
 import tensorflow as tf
 
 from xplique.commons.data import to_tensor
@@ -97,6 +96,3 @@ class HolisticCraftTorch(HolisticCraft):
         super().__init__(latent_extractor, number_of_concepts, device, factorizer)
         if device is None:
             self.device = latent_extractor.device
-
-    def _display_images(self, images) -> np.ndarray:
-        return self._images(images).numpy()
