@@ -142,10 +142,12 @@ def test_bad_batch_sizes(subject, batch_size, error):
 
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_batch_size_none_is_accepted_and_equals_a_large_batch(subject, monkeypatch):
-    """None runs passes of at most MAX_BATCH_SIZE evaluations (4 here, so that it really cuts
-    passes) and gives what one large batch gives (the same subject, its batch_size raised)."""
-    monkeypatch.setattr(batching, "MAX_BATCH_SIZE", 4)
-    model, x, y, _ = _data(subject, n=5)
+    """None runs passes of at most MAX_BATCH_SIZE evaluations (2 here, so that it really cuts
+    passes: every subject makes at least 4 evaluations) and gives what one large batch gives
+    (the same subject, its batch_size raised). 4 inputs, so that every pass is full: one
+    shape per kernel to compile."""
+    monkeypatch.setattr(batching, "MAX_BATCH_SIZE", 2)
+    model, x, y, _ = _data(subject, n=4)
     built, run = subject.make(model, x, y, batch_size=None)
     built = getattr(built, "explainer", built)  # meta-explainers batch their inner explainer
     assert built.batch_size is None

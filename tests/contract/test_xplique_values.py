@@ -38,12 +38,33 @@ def _home(case):
 
 # --- seed=None: TensorFlow's global generator ----------------------------------------------------
 
-@pytest.mark.parametrize("case", as_params(SEEDED))
-def test_tf_random_set_seed_makes_unseeded_runs_reproducible(case):
-    home = _home(case)
-    model, x, y = make_model(home), make_inputs(home, 3), make_targets(3)
+#: Inputs of the tests that run every method: 5 in passes of 3, so that the sampling methods'
+#: pairs also end in a shorter pass.
+N, BATCH = 5, 3
 
-    explainer = case.cls(model, **case.params)  # seed=None: drawn at each call
+
+@pytest.fixture(scope="module")
+def keras_explainer():
+    """`keras_explainer(case) -> (explainer, x, y)`: each method once per module, on its
+    contract Keras model, `seed=None`, passes of `BATCH`, shared by the tests that only call
+    it (an explainer is not changed by its calls)."""
+    built = {}
+
+    def get(case):
+        name = case.cls.__name__
+        if name not in built:
+            home = _home(case)
+            model = (case.model or make_model)(home)
+            built[name] = (case.cls(model, batch_size=BATCH, **case.params), model,
+                           make_inputs(home, N), make_targets(N))
+        return built[name]
+
+    return get
+
+
+@pytest.mark.parametrize("case", as_params(SEEDED))
+def test_tf_random_set_seed_makes_unseeded_runs_reproducible(case, keras_explainer):
+    explainer, _, x, y = keras_explainer(case)  # seed=None: drawn at each call
 
     def run():
         return explainer(x, y).numpy()
@@ -239,3 +260,56 @@ def test_targets_that_do_not_fit_the_operator_are_refused_before_any_graph_runs(
         with pytest.raises(ValueError, match=r"`targets` must .*Received"):
             explainer(x, targets)
     assert explainer.tracing_count == traces  # refused before any kernel ran or traced
+
+
+# --- models that read the static batch size -------------------------------------------------------
+
+class _StaticBatchModule(tf.Module):
+    """A contract model behind a tf.Module that reshapes with the static batch size, so it
+    cannot be traced with an unknown one."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def __call__(self, x):
+        flat = tf.reshape(x, [x.shape[0], -1])
+        return self.model(tf.reshape(flat, [x.shape[0], *x.shape[1:]]))
+
+
+#: Methods that rewire or read the Keras layer graph: a tf.Module has none to give them.
+NEEDS_KERAS_LAYERS = {"DeconvNet", "GuidedBackprop", "GradCAM", "GradCAMPP", "LayerCAM",
+                      "ScoreCAM", "FEM", "CAM", "FullGradient", "LRP", "LRPEpsilon",
+                      "LRPEpsilonGammaBox", "DeepLift"}
+
+
+#: Methods with one kernel, whose model inputs have the pass's batch size: slices of the
+#: inputs, or the samples drawn inside a pass.
+ONE_KERNEL = {"Saliency", "GradientInput", "IntegratedGradients", "SmoothGrad", "SquareGrad",
+              "VarGrad"}
+
+
+@pytest.mark.parametrize("case", as_params(CASES))
+def test_static_batch_modules_serve_every_method_tracing_per_chunk_shape(case, keras_explainer):
+    """Same explanations as the Keras model behind it (the same draws after
+    `tf.random.set_seed`), and no retrace once the full and the last chunk shapes are traced:
+    5 inputs in passes of 3 (the sampling methods' pairs too), then again, then 3 inputs (full
+    passes only). Methods that need the Keras layer graph refuse a tf.Module with a clear
+    error instead."""
+    reference, model, x, y = keras_explainer(case)
+    if case.cls.__name__ in NEEDS_KERAS_LAYERS:
+        with pytest.raises((TypeError, ValueError), match="Keras model"):
+            case.cls(_StaticBatchModule(model), batch_size=BATCH, **case.params)(x, y)
+        return
+    explainer = case.cls(_StaticBatchModule(model), batch_size=BATCH, **case.params)
+    tf.random.set_seed(0)
+    expected = reference(x, y).numpy()
+    tf.random.set_seed(0)
+    np.testing.assert_allclose(explainer(x, y).numpy(), expected, rtol=1e-4, atol=1e-5)
+    traces = explainer.tracing_count
+    assert traces > 0
+    if case.cls.__name__ in ONE_KERNEL:  # one trace for the full pass, one for the last
+        assert traces == 2
+    explainer(x, y)
+    explainer(x[:3], y[:3])
+    assert explainer.tracing_count == traces

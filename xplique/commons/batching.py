@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from xplique.commons.statistics import Statistic
 
-
 #: Model evaluations per pass when `batch_size=None`: everything in one pass up to this many
 #: evaluations, then passes of this size (see docs/conventions.md).
 MAX_BATCH_SIZE = 512
@@ -82,9 +81,17 @@ class Pairs(NamedTuple):
     num_segments: tf.Tensor
 
 
-def pairs_in(start, stop, nb_samples) -> Pairs:
-    """The :class:`Pairs` of the chunk `[start, stop)` when each input has `nb_samples`."""
-    pairs = tf.range(start, stop)
+def pairs_in(start, stop, nb_samples, length: Optional[int] = None) -> Pairs:
+    """The :class:`Pairs` of the chunk `[start, stop)` when each input has `nb_samples`.
+
+    `length`, the chunk's `stop - start` as a Python int when given, makes the number of pairs
+    static (for models that read the static batch size, see
+    :class:`~xplique.commons.compiled.PerChunkLength`).
+    """
+    if length is None:
+        pairs = tf.range(start, stop)
+    else:
+        pairs = start + tf.range(length, dtype=tf.convert_to_tensor(start).dtype)
     owner = pairs // nb_samples
     first = start // nb_samples
     return Pairs(
@@ -121,7 +128,9 @@ def reduce_over_samples(
         :func:`pairs_in`) and returns the statistic's partial state for inputs
         `start // nb_samples` to `(stop - 1) // nb_samples`. `offset` is the global index of
         pair `start` (for counter-based random numbers that must not depend on how the data
-        was grouped).
+        was grouped). A kernel with an `at_length(length)` method (a
+        :class:`~xplique.commons.compiled.PerChunkLength`) is asked for the kernel of each
+        chunk's length `stop - start` instead.
     tensors
         The group's per-input tensors (inputs, targets, ...), all with N rows.
     nb_samples
@@ -154,8 +163,10 @@ def reduce_over_samples(
     firsts: List[int] = []  # first input of each pending state
     held = 0  # values in the pending states
     split = False  # whether an input's samples are spread over several pending states
+    at_length = getattr(kernel, "at_length", None)
     for start, stop in chunk_ranges(total, batch_size):
-        state = kernel(
+        call = kernel if at_length is None else at_length(stop - start)
+        state = call(
             *tensors,
             tf.constant(start, tf.int64),
             tf.constant(stop, tf.int64),

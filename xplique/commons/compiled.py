@@ -9,11 +9,15 @@ Some models read the static batch size (`tf.reshape(x, [x.shape[0], -1])`) and c
 with an unknown one. When the relaxed trace fails, :class:`Compiled` traces with the arguments'
 exact shapes instead, once per distinct shape: the loops call a kernel with at most two shapes
 per group (the full chunk and the last one), so a call that repeats a shape never retraces.
+Kernels that draw their samples inside a pass (:func:`~xplique.commons.batching.pairs_in`)
+build the model's inputs from the chunk's `start` and `stop`, so even exact argument shapes
+leave that batch size unknown: :class:`PerChunkLength` then traces one kernel per chunk length,
+built with that length static.
 """
 
 import functools
 import os
-from typing import Callable, Dict, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -96,6 +100,63 @@ class Compiled:
     def tracing_count(self) -> int:
         """Total number of traces over all signatures seen so far."""
         return sum(f.experimental_get_tracing_count() for f in self._functions.values())
+
+
+class PerChunkLength(Compiled):
+    """A :func:`~xplique.commons.batching.reduce_over_samples` kernel that can be traced with
+    the chunk length static, for models that read the static batch size.
+
+    Parameters
+    ----------
+    make
+        `make(length) -> fn`: the kernel function `(*tensors, start, stop, offset, *extras)`;
+        `length` is None for the kernel traced with an unknown chunk length, else the chunk's
+        `stop - start` as a Python int, so that the model's inputs have a static batch size.
+
+    Notes
+    -----
+    The loop asks :meth:`at_length` for the kernel of each chunk (a dict lookup once the
+    chunk length has been met). The first call at a length runs the relaxed kernel
+    (:class:`Compiled`, one trace for every length); only when its trace fails is a kernel
+    traced for that length, static, once: the full chunk and the last one per group, and a
+    call that repeats them never retraces. Calling the object directly always runs the
+    relaxed kernel.
+    """
+
+    def __init__(self, make: Callable[[Optional[int]], Callable]):
+        super().__init__(make(None))
+        self._make = make
+        self._by_length: Dict[int, Callable] = {}
+        self._static: Dict[int, Compiled] = {}
+        self._relaxed_error: Optional[Exception] = None
+
+    def at_length(self, length: int) -> Callable:
+        """The kernel to call for a chunk of `length` pairs."""
+        kernel = self._by_length.get(length)
+        return kernel if kernel is not None else functools.partial(self._first_call, length)
+
+    def _first_call(self, length: int, *args: tf.Tensor):
+        if self._relaxed_error is None:
+            try:
+                result = self(*args)
+            except (TypeError, ValueError, NotImplementedError) as error:
+                self._relaxed_error = error  # e.g. the model reads the static batch size
+            else:
+                self._by_length[length] = self.__call__
+                return result
+        static = Compiled(self._make(length))
+        try:
+            result = static(*args)
+        except (TypeError, ValueError, NotImplementedError):
+            raise self._relaxed_error  # noqa: B904  the same error, without the length
+        self._static[length] = static
+        self._by_length[length] = static
+        return result
+
+    @property
+    def tracing_count(self) -> int:
+        """Traces of the relaxed kernel and of every per-length kernel."""
+        return super().tracing_count + sum(k.tracing_count for k in self._static.values())
 
 
 #: Set the environment variable XPLIQUE_XLA=0 to never use XLA (see :func:`fused`).

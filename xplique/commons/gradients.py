@@ -10,7 +10,7 @@ from typing import Callable
 import tensorflow as tf
 
 from xplique.commons.batching import pairs_in
-from xplique.commons.compiled import Compiled
+from xplique.commons.compiled import Compiled, PerChunkLength
 from xplique.commons.model_surgery import run_model
 from xplique.commons.statistics import Statistic
 
@@ -67,15 +67,21 @@ def sampled_gradients_of(
     statistic
         Online statistic over the (weighted) gradients of each input.
 
-    The kernel signature is `(inputs, targets, start, stop, offset, seed) -> state`.
+    The kernel signature is `(inputs, targets, start, stop, offset, seed) -> state`. It is
+    traced once with an unknown chunk length; a model that needs the static batch size gets one
+    kernel per chunk length instead (:class:`~xplique.commons.compiled.PerChunkLength`).
     """
 
-    def kernel(inputs, targets, start, stop, offset, seed):
-        pairs = pairs_in(start, stop, nb_samples)
-        samples, weights = make_samples(tf.gather(inputs, pairs.owner), pairs.sample, offset, seed)
-        values = input_gradients(model, operator, samples, tf.gather(targets, pairs.owner))
-        if weights is not None:
-            values = values * weights
-        return statistic.partial(values, pairs.segment, pairs.num_segments)
+    def make(length):
+        def kernel(inputs, targets, start, stop, offset, seed):
+            pairs = pairs_in(start, stop, nb_samples, length)
+            samples, weights = make_samples(tf.gather(inputs, pairs.owner), pairs.sample,
+                                            offset, seed)
+            values = input_gradients(model, operator, samples, tf.gather(targets, pairs.owner))
+            if weights is not None:
+                values = values * weights
+            return statistic.partial(values, pairs.segment, pairs.num_segments)
 
-    return Compiled(kernel)
+        return kernel
+
+    return PerChunkLength(make)

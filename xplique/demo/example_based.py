@@ -46,7 +46,8 @@ def panel(context) -> dict:
                                    batch_size=512)(inputs, predicted)
 
     rows, cols = len(inputs), NEIGHBOURS + 2
-    figure = Figure(figsize=(1.6 * cols, 1.75 * rows + 0.4), dpi=100)
+    # constrained layout keeps each two-line title clear of the row above
+    figure = Figure(figsize=(1.6 * cols, 1.9 * rows + 0.4), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(rows, cols, squeeze=False)
     for row in range(rows):
@@ -60,12 +61,11 @@ def panel(context) -> dict:
                       f"d={float(counter['distances'][row, 0]):.2f}"))
         for col, (image, title) in enumerate(cells):
             axis = axes[row, col]
-            axis.imshow(np.nan_to_num(image[..., 0]), cmap="gray_r", vmin=0, vmax=1)
+            axis.imshow(np.nan_to_num(image[..., 0]), cmap="gray", vmin=0, vmax=1)
             axis.set_title(title, fontsize=8)
             axis.set_xticks([])
             axis.set_yticks([])
     figure.suptitle(TITLE + " (latent space: 'pool')", fontsize=10)
-    figure.tight_layout()
     summary = {
         "latent_layer": "pool",
         "counterfactual_classes_from": classes_source,

@@ -33,7 +33,7 @@ def panel(context) -> dict:
     logits = methods["LRP EpsilonPlus"]._scored_model(inputs).numpy()  # pylint: disable=W0212
     scores = logits[np.arange(len(inputs)), targets]
 
-    figure = Figure(figsize=(2.0 * (len(maps) + 1), 2.0 * len(inputs)), dpi=100,
+    figure = Figure(figsize=(2.4 * len(maps) + 2.0, 2.0 * len(inputs)), dpi=100,
                     layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(inputs), len(maps) + 1, squeeze=False)
@@ -42,7 +42,9 @@ def panel(context) -> dict:
         axes[row, 0].set_title(f"digit, predicted {targets[row]}", fontsize=9)
         for column, (name, values) in enumerate(maps.items(), start=1):
             heatmap, limit = relevance_map(values[row])
-            axes[row, column].imshow(heatmap, cmap="seismic", vmin=-limit, vmax=limit)
+            shown = axes[row, column].imshow(heatmap, cmap="seismic", vmin=-limit, vmax=limit)
+            bar = figure.colorbar(shown, ax=axes[row, column], fraction=0.046, pad=0.03)
+            bar.ax.tick_params(labelsize=8)  # the scale of each panel, symmetric around 0
             axes[row, column].set_title(f"{name}\nsum {heatmap.sum():.2f}", fontsize=8)
     for axis in axes.flat:
         axis.set_xticks([])

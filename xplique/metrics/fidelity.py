@@ -218,11 +218,11 @@ class CausalFidelity(ExplanationMetric):
             return baselines + top * (pair_inputs - baselines), None
         return pair_inputs + top * (baselines - pair_inputs), None
 
-    def detailed_evaluate(self, explanations) -> Dict[float, float]:
-        """The curve: `{fraction of features flipped: mean score over the inputs}`."""
+    def detailed_evaluate(self, explanations) -> Dict[int, float]:
+        """The curve: `{number of features flipped: mean score over the inputs}` (Xplique's
+        keys)."""
         curves = self._curves(explanations)
-        fractions = self._counts / self.nb_features
-        return {float(f): float(s) for f, s in zip(fractions, curves.mean(axis=0))}
+        return {int(count): float(s) for count, s in zip(self._counts, curves.mean(axis=0))}
 
     def evaluate(self, explanations) -> float:
         """Area under the mean curve (trapezoid rule over equally spaced steps)."""
@@ -266,8 +266,8 @@ class Deletion(CausalFidelity):
     Features are ranked by the signed attribution (channels averaged for images, whose
     channels are flipped together). Step `s` flips
     `np.linspace(0, int(max_percentage_perturbed * nb_features), steps + 1, dtype=int32)[s]`
-    features (truncated, as in Xplique). `detailed_evaluate` returns the curve keyed by the
-    fraction of features flipped (Xplique keys it by step number).
+    features (truncated, as in Xplique). `detailed_evaluate` returns the curve keyed by that
+    number of features flipped, as Xplique's.
     """
 
     inserting = False

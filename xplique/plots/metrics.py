@@ -95,8 +95,10 @@ def fidelity_curves(detailed_scores: Dict[str, Dict[float, float]], title: str =
     Parameters
     ----------
     detailed_scores
-        `{method name: curve}` where a curve is the `{fraction perturbed: mean score}` dict
-        returned by `Deletion.detailed_evaluate` (or `Insertion`, `ROAD`).
+        `{method name: curve}` where a curve is the `{features perturbed: mean score}` dict
+        returned by `Deletion.detailed_evaluate` or `Insertion` (a number of features) or
+        `ROAD` (a fraction). The AUC is divided by the span of the keys, so both give the
+        mean height of the curve.
     title, filepath, methods_colors
         As in :func:`barplot`.
 
@@ -114,7 +116,7 @@ def fidelity_curves(detailed_scores: Dict[str, Dict[float, float]], title: str =
         values = np.asarray(list(curve.values()), dtype=np.float64)
         auc = _normalised_auc(steps, values)
         axis.plot(steps, values, color=colors[method], label=f"{method} (AUC {auc:.3f})")
-    axis.set_xlabel("fraction of features perturbed")
+    axis.set_xlabel("features perturbed")
     axis.set_ylabel("score")
     axis.legend()
     return _finish(figure, title, filepath)

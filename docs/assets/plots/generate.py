@@ -51,8 +51,8 @@ def image_model(seed=0):
     ])
 
 
-def save(figure, name):
-    figure.savefig(OUT / name, dpi=DPI, bbox_inches="tight")
+def save(figure, name, dpi=DPI):
+    figure.savefig(OUT / name, dpi=dpi, bbox_inches="tight")
 
 
 def main():
@@ -62,8 +62,10 @@ def main():
     explainers = {"Saliency": Saliency(model), "GradientInput": GradientInput(model),
                   "SmoothGrad": SmoothGrad(model, nb_samples=16, seed=0)}
     explanations = {name: e(images, labels) for name, e in explainers.items()}
-    save(plot_attributions(explanations["SmoothGrad"], images, cmap="jet", alpha=0.4,
-                           img_size=1.6), "attributions.png")
+    # the default colours: Gradient x Input is signed, so a diverging map centred on zero;
+    # written at dpi 100 so that the colour-bar labels stay readable at 100% zoom
+    save(plot_attributions(explanations["GradientInput"], images, img_size=2.0),
+         "attributions.png", dpi=100)
 
     deletion = Deletion(model, images, labels, steps=16, activation="softmax")
     insertion = Insertion(model, images, labels, steps=16, activation="softmax")
