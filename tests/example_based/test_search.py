@@ -143,12 +143,16 @@ def test_projections_streamed_again_when_too_large_to_keep(monkeypatch):
 
     kept = SimilarExamples(CASES, k=3, batch_size=8, projection=projection,
                            case_returns=["indices", "distances"])
+    assert calls == []  # building costs no projection: the cases are projected at first use
+    kept(INPUTS)
+    assert sum(calls) == len(INPUTS) + len(CASES)  # first search: cases once, then inputs
     kept_calls = len(calls)
     kept(INPUTS)
-    assert len(calls) == kept_calls + 1  # only the inputs are projected again
+    assert len(calls) == kept_calls + 1  # later searches project only the inputs
     monkeypatch.setattr(base, "CACHE_LIMIT", 10)
     streamed = SimilarExamples(tf.data.Dataset.from_tensor_slices(CASES), k=3, batch_size=8,
                                projection=projection, case_returns=["indices", "distances"])
+    found = streamed(INPUTS)
     calls.clear()
     found = streamed(INPUTS)
     assert sum(calls) == len(INPUTS) + len(CASES)  # cases projected again, chunk by chunk

@@ -101,8 +101,9 @@ class BaseExampleMethod(abc.ABC):
             raise ValueError("`case_returns` asks for 'labels' but no `labels_dataset` was "
                              "given (nor a labels column in `cases_dataset`)")
         self._class_column = class_column
-        self._cache: Optional[List[Tuple[tf.Tensor, Optional[tf.Tensor]]]] = None
-        self._cache = self._project_cases()
+        # The cases are projected at the first search, not here: building a method costs no
+        # model evaluation, and the projections are then kept for every later call.
+        self._projected: Optional[Tuple[Optional[List], set]] = None
         self._check_k(self.k, "k")
 
     def _check_k(self, k: int, name: str) -> None:
@@ -112,21 +113,13 @@ class BaseExampleMethod(abc.ABC):
                              f"{name}={k}")
 
     # ------------------------------------------------------------------ cases
-    def _project_cases(self):
-        """One pass over the cases: projections (kept as chunks if small) and classes."""
-        cache, held = [], 0
-        classes_seen = set()
-        for chunk in self.cases.chunks():
-            projected, classes = self._projected_chunk(chunk)
-            if classes is not None:
-                classes_seen.update(np.unique(classes.numpy()).tolist())
-            held += int(np.prod(projected.shape))
-            if cache is not None:
-                cache.append((projected, classes))
-                if held > CACHE_LIMIT:
-                    cache = None
-        self.case_classes = classes_seen
-        return cache
+    @property
+    def case_classes(self) -> set:
+        """The classes found among the cases (from their targets column)."""
+        if self._projected is None:
+            for _ in self.projected_cases():  # one pass, which also keeps the projections
+                pass
+        return self._projected[1]
 
     def _projected_chunk(self, chunk):
         cases, labels, targets = chunk
@@ -137,13 +130,33 @@ class BaseExampleMethod(abc.ABC):
         return projected, classes
 
     def projected_cases(self) -> Iterator[Tuple[tf.Tensor, Optional[tf.Tensor]]]:
-        """Projected `(cases (m, d), classes (m,) or None)` chunks: from memory, or
-        projected again chunk by chunk when they were too large to keep."""
-        if self._cache is not None:
-            yield from self._cache
+        """Projected `(cases (m, d), classes (m,) or None)` chunks.
+
+        The first complete pass projects the cases and keeps the chunks in memory while they
+        hold at most :data:`CACHE_LIMIT` values (and the classes seen); later passes read
+        them from memory, or project the cases again chunk by chunk when they were too large
+        to keep.
+        """
+        if self._projected is not None:
+            cache = self._projected[0]
+            if cache is not None:
+                yield from cache
+                return
+            for chunk in self.cases.chunks():
+                yield self._projected_chunk(chunk)
             return
+        cache, held, classes_seen = [], 0, set()
         for chunk in self.cases.chunks():
-            yield self._projected_chunk(chunk)
+            projected, classes = self._projected_chunk(chunk)
+            if classes is not None:
+                classes_seen.update(np.unique(classes.numpy()).tolist())
+            held += int(np.prod(projected.shape))
+            if cache is not None:
+                cache.append((projected, classes))
+                if held > CACHE_LIMIT:
+                    cache = None
+            yield projected, classes
+        self._projected = (cache, classes_seen)
 
     # ------------------------------------------------------------------ explain
     def explain(self, inputs, targets=None) -> Dict[str, tf.Tensor]:

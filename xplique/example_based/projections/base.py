@@ -2,7 +2,7 @@
 
 `projection(inputs, targets)` = `space_projection(inputs) * get_weights(inputs, targets)`, each
 part optional (the identity and weights of one when absent). Cases are projected once, chunk by
-chunk, when a method is built; inputs are projected at each `explain`.
+chunk, at a method's first search; inputs are projected at each `explain`.
 """
 
 from typing import Callable, Optional
