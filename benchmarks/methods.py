@@ -248,7 +248,9 @@ METHODS = [
         samples_param="nb_design",
     ),
     # LRP and DeepLIFT: one forward and one backward pass per input (DeepLIFT's reference pass is
-    # one input per batch). The Gamma, ZPlus and ZBox rules also run their modified layers.
+    # one input per batch). The Gamma, ZPlus and ZBox rules also run their modified layers: one
+    # more forward convolution per Gamma or ZPlus layer, which the floor does not count (see
+    # benchmarks/lrp_profile.py for interleaved, CPU-time measurements).
     Method("LRP", LRP, _gradients()),
     Method(
         "LRPEpsilonPlus",

@@ -9,7 +9,7 @@ from xplique.attributions.lrp.composites import Composite
 from xplique.attributions.lrp.propagation import Propagation
 from xplique.attributions.lrp.rules import Rule, stabilize, vjp
 from xplique.commons.batching import batched
-from xplique.commons.compiled import Compiled
+from xplique.commons.compiled import Compiled, fused
 
 #: Stabiliser of the differences of pre-activations `z - z0` (DeepLIFT's fallback to the
 #: gradient where the input hardly differs from the reference).
@@ -23,10 +23,26 @@ class RescaleRule(Rule):
     contributions unchanged (their multiplier `(y - y0) / (z - z0)` cancels)."""
 
     def relevance(self, layer, relevance):
-        deltas = [x - r for x, r in zip(layer.inputs, layer.reference_inputs)]
-        scaled = relevance / stabilize(layer.outputs - layer.reference_outputs, RESCALE_EPSILON)
-        gradients = vjp(layer, deltas, layer.kernel, None, scaled)
-        return [d * g for d, g in zip(deltas, gradients)]
+        scaled = _rescaled(relevance, layer.outputs, layer.reference_outputs,
+                           tf.constant(RESCALE_EPSILON, layer.outputs.dtype))
+        # The layer is linear without its bias: its input gradients do not depend on the
+        # values it is applied to, so the inputs stand for the differences.
+        gradients = vjp(layer, layer.inputs, layer.kernel, None, scaled)
+        return [_contribution(x, r, g)
+                for x, r, g in zip(layer.inputs, layer.reference_inputs, gradients)]
+
+
+def _rescale(relevance, outputs, reference_outputs, epsilon):
+    return relevance / stabilize(outputs - reference_outputs, epsilon)
+
+
+def _contribute(inputs, reference_inputs, gradients):
+    return (inputs - reference_inputs) * gradients
+
+
+#: The elementwise chains of the rule, each one pass over the data where XLA runs.
+_rescaled = fused(_rescale)
+_contribution = fused(_contribute)
 
 
 class DeepLift(WhiteBoxExplainer):

@@ -158,9 +158,11 @@ def redirected_relu(x):
 
 def make_step(model, objective_function, render, transform, regularizers, optimizer,
               variable, rng, model_size) -> Callable:
-    """The compiled ascent step (no argument: traced once); it returns the per-image loss."""
+    """The compiled ascent steps: `steps(count)` runs `count` steps in one call (a
+    `tf.while_loop`, so one trace serves every count, and the Python dispatch of a call is
+    paid once per `count` steps, not per step); it returns the per-image loss of the last."""
 
-    def step():
+    def one_step():
         with tf.GradientTape() as tape:
             images = render(variable)
             views = apply(transform, images, rng) if transform is not None else images
@@ -174,7 +176,44 @@ def make_step(model, objective_function, render, transform, regularizers, optimi
         optimizer.apply_gradients([(-gradient, variable)])
         return loss
 
-    return tf.function(step, autograph=False)  # no tensor-dependent Python control flow
+    def steps(count):
+        # the first step runs outside the loop: it gives the loss its shape and dtype
+        loss = one_step()
+
+        def body(index, _):
+            return index + 1, one_step()
+
+        # one iteration at a time: each step reads the parameter and the optimizer's state
+        # that the previous one wrote
+        _, loss = tf.while_loop(lambda index, _: index < count, body,
+                                (tf.constant(1, tf.int32), loss), parallel_iterations=1)
+        return loss
+
+    # no tensor-dependent Python control flow: the loop is an explicit tf.while_loop
+    return tf.function(steps, input_signature=[tf.TensorSpec((), tf.int32)], autograph=False)
+
+
+def run_steps(steps: Callable, nb_steps: int, verbose: bool, desc: str,
+              save_every: Optional[int] = None, snapshot: Optional[Callable] = None) -> list:
+    """Run `nb_steps` steps with the compiled `steps(count)`, in as few calls as the snapshots
+    (every `save_every` steps, taken by `snapshot()`) and the progress bar allow."""
+    snapshots = []
+    chunk = nb_steps if not verbose else max(1, nb_steps // 64)
+    if save_every is not None:
+        chunk = min(chunk, save_every)
+    bar = tqdm(total=nb_steps, desc=desc, disable=not verbose, leave=False)
+    done = 0
+    while done < nb_steps:
+        count = min(chunk, nb_steps - done)
+        if save_every is not None:
+            count = min(count, save_every - done % save_every)
+        steps(tf.constant(count, tf.int32))
+        done += count
+        bar.update(count)
+        if save_every is not None and done % save_every == 0:
+            snapshots.append(snapshot())
+    bar.close()
+    return snapshots
 
 
 def optimize(objective: Objective, optimizer: Optional[keras.optimizers.Optimizer] = None,
@@ -282,14 +321,10 @@ def optimize(objective: Objective, optimizer: Optional[keras.optimizers.Optimize
         rewire(relu_sites(warm_model), lambda layer, original: redirected_relu)
         warm_step = make_step(warm_model, objective_function, render, transform, regularizers,
                               optimizer, variable, rng, model_size).get_concrete_function()
-        for _ in progress(warmup, verbose, "Warm-up"):
-            warm_step()
+        run_steps(warm_step, warmup, verbose, "Warm-up")
 
-    images: List[tf.Tensor] = []
-    for index in progress(nb_steps, verbose, "Feature visualization"):
-        step()
-        if save_every is not None and (index + 1) % save_every == 0:
-            images.append(render(variable))
+    images: List[tf.Tensor] = run_steps(step, nb_steps, verbose, "Feature visualization",
+                                        save_every, lambda: render(variable))
     if save_every is None or nb_steps % save_every != 0:
         images.append(render(variable))
     return images, names

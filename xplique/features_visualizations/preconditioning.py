@@ -73,7 +73,8 @@ def fft_to_rgb(shape: Sequence[int], buffer: tf.Tensor, fft_scale: tf.Tensor) ->
     """Images `(N, H, W, C)` from a Fourier buffer of :func:`fft_image`: the spectrum
     `complex(buffer) * fft_scale` back to pixels (inverse real FFT), divided by 4."""
     height, width = int(shape[1]), int(shape[2])
-    spectrum = tf.complex(buffer[0], buffer[1]) * tf.cast(fft_scale, tf.complex64)
+    real, imaginary = tf.unstack(buffer, 2, axis=0)  # its gradient is a stack, not 2 scatters
+    spectrum = tf.complex(real, imaginary) * tf.cast(fft_scale, tf.complex64)
     images = tf.signal.irfft2d(spectrum, fft_length=[height, width])  # (N, C, H, W)
     return tf.transpose(images, [0, 2, 3, 1]) / 4.0
 

@@ -122,10 +122,16 @@ class LinearCall:
         The weights used (None for weight-free layers, bias None when unused).
     reference_inputs, reference_outputs
         The same at the reference input (DeepLIFT; batch of one), None otherwise.
+    nonnegative_inputs
+        For each input, whether the graph guarantees it is >= 0 (it comes out of a ReLU, maybe
+        through max pools, reshapes or sums of such values): rules may skip work for it.
     """
 
-    def __init__(self, node: Node, record: Record, index: int, reference: Optional[Record]):
+    def __init__(self, node: Node, record: Record, index: int, reference: Optional[Record],
+                 nonnegative_inputs: Optional[List[bool]] = None):
         self.node = node
+        self.nonnegative_inputs = (list(nonnegative_inputs) if nonnegative_inputs is not None
+                                   else [False] * len(node.parents))
         self.name = node.name
         self.inputs = record.inputs[index]
         self.outputs = record.linear[index]
@@ -309,6 +315,7 @@ class Propagation:
     def __init__(self, model, composite):
         self.model = model
         self.nodes = build_graph(model, composite)
+        self.nonnegative = nonnegative_outputs(self.nodes)
 
     def rules(self) -> Dict[str, Rule]:
         """The rule of each linear layer, by layer name, in graph order."""
@@ -360,7 +367,9 @@ class Propagation:
         if node.kind == PASS:
             return [relevance]
         if node.kind == LINEAR:
-            return node.rule.relevance(LinearCall(node, record, i, reference), relevance)
+            call = LinearCall(node, record, i, reference,
+                              [self.nonnegative[p] for p in node.parents])
+            return node.rule.relevance(call, relevance)
         inputs = record.inputs[i]
         return _layer_vjp(node.layer, inputs, relevance)
 
@@ -392,6 +401,42 @@ class Propagation:
             reference_record = self.forward(reference)
             top = (output - reference_record.outputs[len(self.nodes) - 1]) * seed
         return self.backward(record, top, reference_record)
+
+
+def _is_relu(activation) -> bool:
+    return activation is keras.activations.relu or activation is tf.nn.relu
+
+
+def nonnegative_outputs(nodes: List[Node]) -> List[bool]:
+    """For each node, whether its output is >= 0 for every input (a sound, conservative
+    answer): ReLU outputs, and max pools, average pools, sums, reshapes, paddings, inference
+    dropout and folded batch norms of them."""
+    result: List[bool] = []
+    for node in nodes:
+        layer = node.layer
+        from_parents = bool(node.parents) and all(result[p] for p in node.parents)
+        if node.kind == INPUT:
+            value = False
+        elif node.kind == LINEAR and node.weighted:
+            value = node.activation is not None and _is_relu(node.activation)
+        elif node.kind in (LINEAR, ROUTE, RESHAPE):
+            value = from_parents
+        elif isinstance(layer, L.ReLU):
+            value = (float(getattr(layer, "negative_slope", 0.0) or 0.0) == 0.0
+                     and float(getattr(layer, "threshold", 0.0) or 0.0) >= 0.0) or from_parents
+        elif isinstance(layer, L.Activation):
+            value = _is_relu(layer.activation) or from_parents
+        elif isinstance(layer, (L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D,
+                                L.SpatialDropout3D, L.GaussianDropout, L.GaussianNoise,
+                                L.AlphaDropout, L.Identity, L.ActivityRegularization,
+                                L.BatchNormalization)):
+            # identities in inference; a folded batch norm passes the layer's output
+            value = from_parents and (not isinstance(layer, L.BatchNormalization)
+                                      or node.folded_into is not None)
+        else:
+            value = False
+        result.append(bool(value))
+    return result
 
 
 def _layer_vjp(layer, inputs: List[tf.Tensor], upstream: tf.Tensor) -> List[tf.Tensor]:
