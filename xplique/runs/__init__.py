@@ -8,8 +8,8 @@ the explanations in input order, `summary(out_dir)` returns the aggregated metri
 `merge(out_dir)` merges the manifest parts of several workers.
 """
 
-from xplique.runs.runner import explain_dataset
 from xplique.runs.readers import write_tfrecord
 from xplique.runs.results import load, merge, summary
+from xplique.runs.runner import explain_dataset
 
 __all__ = ["explain_dataset", "load", "summary", "merge", "write_tfrecord"]

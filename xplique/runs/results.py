@@ -14,6 +14,7 @@ import numpy as np
 from xplique.runs.settings import check_same_settings
 from xplique.runs.shard_metrics import aggregate
 from xplique.runs.store import (
+    _TMP,
     EXPLANATIONS,
     FORMAT,
     MANIFEST,
@@ -22,7 +23,6 @@ from xplique.runs.store import (
     read_parts,
     sha256_file,
     write_json,
-    _TMP,
 )
 
 

@@ -60,7 +60,6 @@ class ShardMetrics:
 
     def __init__(self, specs: List[MetricSpec], explainer):
         from xplique.metrics import BaseComplexityMetric  # pylint: disable=C0415
-
         from xplique.runs.settings import base_explainer  # pylint: disable=C0415
 
         self.specs = specs
