@@ -19,9 +19,12 @@ MAX_DIGITS = 6
 
 def panel(context) -> dict:
     """Figure and summary of the example-based panel (see the module docstring)."""
+    import tensorflow as tf
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from xplique.commons.batching import batched
+    from xplique.commons.gradients import outputs_of
     from xplique.example_based import NaiveCounterFactuals, SimilarExamples
     from xplique.example_based.projections import LatentSpaceProjection
 
@@ -31,7 +34,7 @@ def panel(context) -> dict:
     predicted = np.asarray(context.predicted)[:MAX_DIGITS]
     x_train, y_train = np.asarray(context.x_train, "float32"), np.asarray(context.y_train)
     projection = LatentSpaceProjection(context.model, "pool")
-    train_predicted = np.asarray(context.model.predict(x_train, batch_size=512, verbose=0)
+    train_predicted = np.asarray(batched(outputs_of(context.model), [tf.constant(x_train)], 512)
                                  ).argmax(-1)
     # An untrained model may predict one class everywhere: counterfactual classes then come
     # from the true labels.

@@ -1,45 +1,7 @@
-"""Alternative spelling of :mod:`xplique.features_visualizations` (same objects)."""
+"""Alternative spelling of :mod:`xplique.features_visualizations` (Xplique's slides and this
+project's design use both): the same objects, listed once in that module's `__all__`."""
 
-from xplique.features_visualizations import (
-    Objective,
-    compose_transformations,
-    cosine_similarity,
-    fft_image,
-    fft_to_rgb,
-    get_fft_scale,
-    init_maco_buffer,
-    l1_reg,
-    l2_reg,
-    l_inf_reg,
-    maco,
-    maco_image_parametrization,
-    optimize,
-    pad,
-    random_blur,
-    random_flip,
-    random_jitter,
-    random_scale,
-    total_variation_reg,
-)
+from xplique import features_visualizations as _features_visualizations
 
-__all__ = [
-    "Objective",
-    "optimize",
-    "maco",
-    "l1_reg",
-    "l2_reg",
-    "l_inf_reg",
-    "total_variation_reg",
-    "fft_image",
-    "fft_to_rgb",
-    "get_fft_scale",
-    "init_maco_buffer",
-    "maco_image_parametrization",
-    "cosine_similarity",
-    "pad",
-    "random_blur",
-    "random_flip",
-    "random_jitter",
-    "random_scale",
-    "compose_transformations",
-]
+__all__ = list(_features_visualizations.__all__)
+globals().update({name: getattr(_features_visualizations, name) for name in __all__})
