@@ -212,10 +212,9 @@ def _make_parent(path: str) -> None:
 # --------------------------------------------------------------------------- commands
 
 
-def run_explain(args: argparse.Namespace) -> int:
-    """`explain`: one method, one model, inputs from a `.npy` file."""
-    import numpy as np
-
+def method_and_parameters(args: argparse.Namespace):
+    """The class named by `--method` and its checked constructor parameters (`--param k=v`
+    and `--batch-size`), shared by `explain` and `explain-dataset`."""
     cls = find_method(args.method)
     params = dict(parse_param(text) for text in args.param)
     if args.batch_size is not None:
@@ -223,6 +222,14 @@ def run_explain(args: argparse.Namespace) -> int:
             raise CliError("give the batch size once, with --batch-size or --param batch_size=")
         params["batch_size"] = args.batch_size
     check_parameters(cls, params)
+    return cls, params
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    """`explain`: one method, one model, inputs from a `.npy` file."""
+    import numpy as np
+
+    cls, params = method_and_parameters(args)
     inputs = load_array(args.inputs, "inputs").astype("float32")
     targets = None if args.targets is None else load_array(args.targets, "targets")
     if inputs.ndim < 2:
@@ -254,13 +261,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
 def run_explain_dataset(args: argparse.Namespace) -> int:
     """`explain-dataset`: one method over a dataset, shard by shard, resumable (xplique.runs)."""
-    cls = find_method(args.method)
-    params = dict(parse_param(text) for text in args.param)
-    if args.batch_size is not None:
-        if "batch_size" in params:
-            raise CliError("give the batch size once, with --batch-size or --param batch_size=")
-        params["batch_size"] = args.batch_size
-    check_parameters(cls, params)
+    cls, params = method_and_parameters(args)
     if not os.path.exists(args.inputs):
         raise CliError(f"inputs not found: {args.inputs}")
     targets = None if args.targets is None else load_array(args.targets, "targets")
