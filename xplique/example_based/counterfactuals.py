@@ -39,9 +39,7 @@ class NaiveCounterFactuals(BaseExampleMethod):
     def __init__(self, cases_dataset, targets_dataset, labels_dataset=None, k=1,
                  projection=None, case_returns="examples", batch_size=None,
                  distance="euclidean"):
-        if targets_dataset is None and not _has_target_column(cases_dataset):
-            raise ValueError("`targets_dataset` is required (the classes of the cases, usually "
-                             "the model's one-hot predictions). Received: targets_dataset=None")
+        require_case_classes(cases_dataset, targets_dataset)
         self.search_engine = KNNSearch(distance, k, class_rule="differ")
         self._setup(cases_dataset, labels_dataset, targets_dataset, k, projection, case_returns,
                     batch_size, class_column=2)
@@ -86,9 +84,7 @@ class LabelAwareCounterFactuals(BaseExampleMethod):
     def __init__(self, cases_dataset, targets_dataset, labels_dataset=None, k=1,
                  projection=None, case_returns="examples", batch_size=None,
                  distance="euclidean"):
-        if targets_dataset is None and not _has_target_column(cases_dataset):
-            raise ValueError("`targets_dataset` is required (the classes of the cases). "
-                             "Received: targets_dataset=None")
+        require_case_classes(cases_dataset, targets_dataset)
         self.search_engine = KNNSearch(distance, k, class_rule="equal")
         self._setup(cases_dataset, labels_dataset, targets_dataset, k, projection, case_returns,
                     batch_size, class_column=2)
@@ -114,6 +110,11 @@ class LabelAwareCounterFactuals(BaseExampleMethod):
         return {"distances": distances, "indices": indices}
 
 
-def _has_target_column(cases_dataset) -> bool:
+def require_case_classes(cases_dataset, targets_dataset) -> None:
+    """Raise unless the cases' classes are given: `targets_dataset`, or a third (targets)
+    column of `cases_dataset`."""
     spec = getattr(cases_dataset, "element_spec", None)
-    return isinstance(spec, (tuple, list)) and len(spec) >= 3
+    has_column = isinstance(spec, (tuple, list)) and len(spec) >= 3
+    if targets_dataset is None and not has_column:
+        raise ValueError("`targets_dataset` is required (the classes of the cases, usually "
+                         "the model's one-hot predictions). Received: targets_dataset=None")

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from xplique.example_based.base import RETURNS, BaseExampleMethod
-from xplique.example_based.counterfactuals import _has_target_column, _required
+from xplique.example_based.counterfactuals import _required, require_case_classes
 from xplique.example_based.search import KNNSearch, flatten
 
 KLEOR_RETURNS = RETURNS + ("nuns", "nuns_indices", "dist_to_nuns", "nuns_labels")
@@ -19,9 +19,7 @@ class _KLEOR(BaseExampleMethod):
     def __init__(self, cases_dataset, targets_dataset, labels_dataset=None, k=1,
                  projection=None, case_returns="examples", batch_size=None,
                  distance="euclidean"):
-        if targets_dataset is None and not _has_target_column(cases_dataset):
-            raise ValueError("`targets_dataset` is required (the classes of the cases, usually "
-                             "the model's one-hot predictions). Received: targets_dataset=None")
+        require_case_classes(cases_dataset, targets_dataset)
         self.nun_search = KNNSearch(distance, 1, class_rule="differ")
         self.search_engine = KNNSearch(distance, k, class_rule="equal",
                                        ranked_by_second_query=True)
