@@ -9,19 +9,18 @@ from xplique.concepts.craft.base import (
     Factorization,
     Sensitivity,
 )
-from xplique.concepts.craft.holistic import (
-    HolisticCraft,
-    HolisticCraftTf,
-    LatentExtractor,
-    LayeredModelExtractorBuilder,
-    PartialExplainer,
-)
+from xplique.concepts.craft.holistic import HolisticCraft, HolisticCraftTf
 from xplique.concepts.craft.holistic_reducers import (
     reduce_to_importance,
     reduce_to_prevalence,
     reduce_to_reliability,
 )
 from xplique.concepts.craft.holistic_torch import HolisticCraftTorch, TorchLatentExtractor
+from xplique.concepts.craft.latent_extractor import (
+    LatentExtractor,
+    LayeredModelExtractorBuilder,
+    PartialExplainer,
+)
 from xplique.concepts.craft.manager import BaseCraftManager, CraftManagerTf, CraftManagerTorch
 from xplique.concepts.craft.nmf import TfNMF
 from xplique.concepts.craft.tf import CraftTf

@@ -10,7 +10,8 @@ moved to channels last inside.
 import tensorflow as tf
 
 from xplique.commons.data import to_tensor
-from xplique.concepts.craft.holistic import HolisticCraft, LatentExtractor
+from xplique.concepts.craft.holistic import HolisticCraft
+from xplique.concepts.craft.latent_extractor import LatentExtractor
 from xplique.concepts.craft.torch import _torch, resolve_device
 
 
@@ -32,7 +33,7 @@ class TorchLatentExtractor(LatentExtractor):
         `h`: latents to outputs, `(n, n_classes)` or detection boxes
         `(n, nb_boxes, 4 + 1 + n_classes)`.
     latent_data_class, output_formatter, batch_size
-        See :class:`~.holistic.LatentExtractor`.
+        See :class:`~.latent_extractor.LatentExtractor`.
     device
         Where the modules run (None: the device of `g`'s parameters, else "cpu"). The modules
         are used where they are and must be in evaluation mode (`.eval()`).
