@@ -79,6 +79,25 @@ class CountingModel(tf.Module):
         return self.model(inputs)
 
 
+class StaticBatchModule(tf.Module):
+    """A contract model behind a tf.Module that reshapes with the static batch size, so it
+    cannot be traced with an unknown one."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def __call__(self, x):
+        flat = tf.reshape(x, [x.shape[0], -1])
+        return self.model(tf.reshape(flat, [x.shape[0], *x.shape[1:]]))
+
+
+#: Methods that rewire or read the Keras layer graph: a tf.Module has none to give them.
+NEEDS_KERAS_LAYERS = {"DeconvNet", "GuidedBackprop", "GradCAM", "GradCAMPP", "LayerCAM",
+                      "ScoreCAM", "FEM", "CAM", "FullGradient", "LRP", "LRPEpsilon",
+                      "LRPEpsilonGammaBox", "DeepLift"}
+
+
 @pytest.fixture(params=sorted(INPUT_SHAPES))
 def modality(request):
     return request.param

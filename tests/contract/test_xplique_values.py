@@ -11,7 +11,14 @@ import tensorflow as tf
 
 from tests.attributions.test_hsic import KERNELS, _slow_hsic
 from tests.commons.test_detection import TinyDetector, _detection_data
-from tests.conftest import make_inputs, make_model, make_targets, one_hot
+from tests.conftest import (
+    NEEDS_KERAS_LAYERS,
+    StaticBatchModule,
+    make_inputs,
+    make_model,
+    make_targets,
+    one_hot,
+)
 from tests.contract.registry import CASES, as_params
 from xplique import Tasks
 from xplique.attributions import (
@@ -264,25 +271,6 @@ def test_targets_that_do_not_fit_the_operator_are_refused_before_any_graph_runs(
 
 # --- models that read the static batch size -------------------------------------------------------
 
-class _StaticBatchModule(tf.Module):
-    """A contract model behind a tf.Module that reshapes with the static batch size, so it
-    cannot be traced with an unknown one."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def __call__(self, x):
-        flat = tf.reshape(x, [x.shape[0], -1])
-        return self.model(tf.reshape(flat, [x.shape[0], *x.shape[1:]]))
-
-
-#: Methods that rewire or read the Keras layer graph: a tf.Module has none to give them.
-NEEDS_KERAS_LAYERS = {"DeconvNet", "GuidedBackprop", "GradCAM", "GradCAMPP", "LayerCAM",
-                      "ScoreCAM", "FEM", "CAM", "FullGradient", "LRP", "LRPEpsilon",
-                      "LRPEpsilonGammaBox", "DeepLift"}
-
-
 #: Methods with one kernel, whose model inputs have the pass's batch size: slices of the
 #: inputs, or the samples drawn inside a pass.
 ONE_KERNEL = {"Saliency", "GradientInput", "IntegratedGradients", "SmoothGrad", "SquareGrad",
@@ -299,9 +287,9 @@ def test_static_batch_modules_serve_every_method_tracing_per_chunk_shape(case, k
     reference, model, x, y = keras_explainer(case)
     if case.cls.__name__ in NEEDS_KERAS_LAYERS:
         with pytest.raises((TypeError, ValueError), match="Keras model"):
-            case.cls(_StaticBatchModule(model), batch_size=BATCH, **case.params)(x, y)
+            case.cls(StaticBatchModule(model), batch_size=BATCH, **case.params)(x, y)
         return
-    explainer = case.cls(_StaticBatchModule(model), batch_size=BATCH, **case.params)
+    explainer = case.cls(StaticBatchModule(model), batch_size=BATCH, **case.params)
     tf.random.set_seed(0)
     expected = reference(x, y).numpy()
     tf.random.set_seed(0)

@@ -14,8 +14,10 @@ class _GradientCAM(WhiteBoxExplainer):
     respect to them (:func:`~xplique.commons.feature_maps.gradient_cam_kernel`). Concrete
     presets only choose the weighting."""
 
-    def __init__(self, model, output_layer=None, batch_size=32, operator=None, conv_layer=None):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer=None)
+    def __init__(self, model, output_layer=None, batch_size=32, operator=None,
+                 conv_layer=None, *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer=None,
+                              strategy=strategy)
         self.conv_layer, self._maps = gradient_cam_kernel(
             model, conv_layer, output_layer, self.operator, self._weights
         )

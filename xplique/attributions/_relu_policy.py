@@ -16,11 +16,13 @@ class _ReluPolicyGradients(WhiteBoxExplainer):
 
     policy: str
 
-    def __init__(self, model, output_layer=None, batch_size=32, operator=None, reducer="mean"):
+    def __init__(self, model, output_layer=None, batch_size=32, operator=None, reducer="mean",
+                 *, strategy=None):
         ensure_callable(model, "model")
         output_layer = portable_layer_ref(model, output_layer)
         rewired = relu_gradient_policy(model, self.policy)
-        self._setup_white_box(rewired, output_layer, batch_size, operator, reducer)
+        self._setup_white_box(rewired, output_layer, batch_size, operator, reducer,
+                              strategy=strategy)
         self.model = model  # the user's model; gradients run on the rewired copy
 
     def _explain_group(self, inputs, targets, first_input):

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Distributed, ensure_strategy
 from xplique.commons.data import (
     check_targets,
     is_builtin_operator,
@@ -29,7 +30,7 @@ from xplique.commons.validation import ensure_batch_size, ensure_callable
 from xplique.types import InputsLike, LayerRef, TargetsLike
 
 
-class BlackBoxExplainer(abc.ABC):
+class BlackBoxExplainer(Distributed, abc.ABC):
     """Base of every attribution method.
 
     The parameters every method shares are described here once (and in docs/conventions.md);
@@ -55,9 +56,14 @@ class BlackBoxExplainer(abc.ABC):
     verbose
         Keyword-only, for perturbation methods. Show a progress bar over the model
         evaluations.
+    strategy
+        Keyword-only. The `tf.distribute.Strategy` whose replicas share each `batch_size`
+        chunk (:mod:`xplique.commons.distribution`); None uses the strategy whose `scope()` is
+        open when `explain` runs, or one device outside any scope.
 
     Attributes set by `_setup`: `model` (the user's model, never modified), `batch_size`,
-    `operator` (the score function) and `reducer` (channel reduction of image maps).
+    `operator` (the score function), `reducer` (channel reduction of image maps) and
+    `strategy`.
     """
 
     model: Callable
@@ -65,9 +71,11 @@ class BlackBoxExplainer(abc.ABC):
     operator: Callable
     reducer: Optional[str]
 
-    def _setup(self, model, batch_size, operator, reducer=None, scored_model=None):
+    def _setup(self, model, batch_size, operator, reducer=None, scored_model=None,
+               strategy=None):
         """Validate and store the parameters shared by every method."""
         self.model = ensure_callable(model, "model")
+        self.strategy = ensure_strategy(strategy)
         self.batch_size = ensure_batch_size(batch_size)
         self.operator = get_operator(operator)
         self.reducer = ensure_reducer(reducer)
@@ -76,6 +84,8 @@ class BlackBoxExplainer(abc.ABC):
         self._predictions = predictions_of(self._scored_model, self.operator)
         self._outputs = outputs_of(self._scored_model)
         self._output_shapes = {}  # per-input shape -> model output shape, for target checks
+
+    distributed_methods = ("__init__", "explain")
 
     def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
         """Compute the explanations of `inputs` for `targets`.
@@ -161,10 +171,11 @@ class WhiteBoxExplainer(BlackBoxExplainer):
 
     output_layer: Optional[LayerRef]
 
-    def _setup_white_box(self, model, output_layer, batch_size, operator, reducer):
+    def _setup_white_box(self, model, output_layer, batch_size, operator, reducer,
+                         strategy=None):
         """Validate and store the shared white-box parameters, truncating at `output_layer`."""
         ensure_callable(model, "model")
         self.output_layer = output_layer
         scored = model if output_layer is None else truncate_at(model, output_layer)
-        self._setup(model, batch_size, operator, reducer, scored_model=scored)
+        self._setup(model, batch_size, operator, reducer, scored_model=scored, strategy=strategy)
         self._gradients = gradient_of(self._scored_model, self.operator)

@@ -8,6 +8,7 @@ import tensorflow as tf
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Rows
 from xplique.commons.feature_maps import weighted_feature_map
 from xplique.commons.model_surgery import is_graph_model, run_model
 
@@ -41,11 +42,11 @@ class CAM(WhiteBoxExplainer):
     (N, H, W, 1).
     """
 
-    def __init__(self, model, batch_size=32):
-        self._setup_white_box(model, None, batch_size, None, reducer=None)
+    def __init__(self, model, batch_size=32, *, strategy=None):
+        self._setup_white_box(model, None, batch_size, None, reducer=None, strategy=strategy)
         pooling, dense = _pooling_dense_head(model)
         features = keras.Model(model.inputs, pooling.input, name=f"{model.name}_cam_features")
-        self._maps = Compiled(functools.partial(_cam, features, dense))
+        self._maps = Compiled(functools.partial(_cam, features, dense), split=Rows())
 
     def _explain_group(self, inputs, targets, first_input):
         return batched(self._maps, [inputs, targets], self.batch_size)

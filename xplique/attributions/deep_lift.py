@@ -10,6 +10,7 @@ from xplique.attributions.lrp.propagation import Propagation
 from xplique.attributions.lrp.rules import Rule, stabilize, vjp
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled, fused
+from xplique.commons.distribution import Rows
 
 #: Stabiliser of the differences of pre-activations `z - z0` (DeepLIFT's fallback to the
 #: gradient where the input hardly differs from the reference).
@@ -90,8 +91,8 @@ class DeepLift(WhiteBoxExplainer):
     """
 
     def __init__(self, model, baseline=0.0, batch_size=32, operator=None, output_layer=None,
-                 reducer="sum"):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer)
+                 reducer="sum", *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer, strategy=strategy)
         self.baseline = _ensure_baseline(baseline)
         propagation = Propagation(self._scored_model,
                                   Composite(by_type={keras.layers.Layer: RescaleRule()}))
@@ -101,7 +102,7 @@ class DeepLift(WhiteBoxExplainer):
             reference = tf.broadcast_to(baseline_tensor, (1,) + tuple(inputs.shape[1:]))
             return propagation.relevance(inputs, targets, self.operator, reference=reference)
 
-        self._contributions = Compiled(contributions)
+        self._contributions = Compiled(contributions, split=Rows())
 
     def _explain_group(self, inputs, targets, first_input):
         shape = tuple(inputs.shape[1:])

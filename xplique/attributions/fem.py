@@ -7,6 +7,7 @@ import tensorflow as tf
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Rows
 from xplique.commons.feature_maps import weighted_feature_map
 from xplique.commons.model_surgery import find_conv_layer, run_model, truncate_at
 from xplique.commons.validation import ensure_float
@@ -39,12 +40,12 @@ class FEM(WhiteBoxExplainer):
     returns (N, H, W, 1).
     """
 
-    def __init__(self, model, batch_size=32, conv_layer=None, k=2.0):
-        self._setup_white_box(model, None, batch_size, None, reducer=None)
+    def __init__(self, model, batch_size=32, conv_layer=None, k=2.0, *, strategy=None):
+        self._setup_white_box(model, None, batch_size, None, reducer=None, strategy=strategy)
         self.conv_layer = find_conv_layer(model, conv_layer)
         self.k = ensure_float(k, "k")
         features = truncate_at(model, self.conv_layer)
-        self._maps = Compiled(functools.partial(_fem, features, self.k))
+        self._maps = Compiled(functools.partial(_fem, features, self.k), split=Rows())
 
     def _targets_for(self, inputs, targets):
         if targets is None:  # FEM is class-agnostic: no forward pass to find the top class

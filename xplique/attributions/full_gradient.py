@@ -9,6 +9,7 @@ import tensorflow as tf
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Rows
 from xplique.commons.model_surgery import all_layers, capture_output, rewired, run_model
 
 
@@ -38,14 +39,15 @@ class FullGradient(WhiteBoxExplainer):
     only; returns (N, H, W, 1).
     """
 
-    def __init__(self, model, output_layer=None, batch_size=32, operator=None):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer=None)
+    def __init__(self, model, output_layer=None, batch_size=32, operator=None, *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer=None,
+                              strategy=strategy)
         layers = all_layers(model)
         biased = [(layer, "activation") for layer in layers if _has_bias(layer)]
         norms = [layer for layer in layers if _is_last_axis_batch_norm(layer)]
         self._maps = Compiled(functools.partial(
             _full_gradient, self._scored_model, biased, norms, self.operator
-        ))
+        ), split=Rows())
 
     def _explain_group(self, inputs, targets, first_input):
         return batched(self._maps, [inputs, targets], self.batch_size)

@@ -15,8 +15,9 @@ class GradientInput(WhiteBoxExplainer):
     `batch_size` defaults to 64, Xplique's default for this method.
     """
 
-    def __init__(self, model, output_layer=None, batch_size=64, operator=None, reducer="mean"):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer)
+    def __init__(self, model, output_layer=None, batch_size=64, operator=None, reducer="mean",
+                 *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer, strategy=strategy)
 
     def _explain_group(self, inputs, targets, first_input):
         return batched(self._gradients, [inputs, targets], self.batch_size) * inputs

@@ -35,8 +35,8 @@ class IntegratedGradients(WhiteBoxExplainer):
     """
 
     def __init__(self, model, output_layer=None, batch_size=32, operator=None, reducer="mean",
-                 steps=50, baseline_value=0.0):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer)
+                 steps=50, baseline_value=0.0, *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer, strategy=strategy)
         self.steps = ensure_positive_int(steps, "steps", minimum=2)
         self.baseline_value = ensure_float(baseline_value, "baseline_value")
         self._path_gradients = sampled_gradients_of(

@@ -61,8 +61,8 @@ class KernelShap(BlackBoxExplainer):
     """
 
     def __init__(self, model, batch_size=64, operator=None, map_to_interpret_space=None,
-                 nb_samples=800, ref_value=None, *, seed=None, verbose=False):
-        self._setup(black_box_model(model), batch_size, operator)
+                 nb_samples=800, ref_value=None, *, seed=None, verbose=False, strategy=None):
+        self._setup(black_box_model(model), batch_size, operator, strategy=strategy)
         self.model = model
         self.map_to_interpret_space = map_to_interpret_space
         self.nb_samples = ensure_positive_int(nb_samples, "nb_samples", minimum=2)

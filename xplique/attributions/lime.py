@@ -153,9 +153,9 @@ class Lime(BlackBoxExplainer):
     def __init__(self, model, batch_size=None, operator=None, interpretable_model=None,
                  similarity_kernel=None, pertub_func=None, map_to_interpret_space=None,
                  ref_value=None, nb_samples=150, distance_mode="euclidean", kernel_width=45.0,
-                 prob=0.5, *, seed=None, verbose=False):
+                 prob=0.5, *, seed=None, verbose=False, strategy=None):
         self.nb_samples = ensure_positive_int(nb_samples, "nb_samples")
-        self._setup(black_box_model(model), batch_size, operator)
+        self._setup(black_box_model(model), batch_size, operator, strategy=strategy)
         self.model = model
         self.interpretable_model = interpretable_model
         self._fit = linear_fit_for(interpretable_model)

@@ -64,8 +64,8 @@ class Occlusion(BlackBoxExplainer):
     """
 
     def __init__(self, model, batch_size=32, operator=None, patch_size=3, patch_stride=3,
-                 occlusion_value=0.0, *, verbose=False):
-        self._setup(black_box_model(model), batch_size, operator)
+                 occlusion_value=0.0, *, verbose=False, strategy=None):
+        self._setup(black_box_model(model), batch_size, operator, strategy=strategy)
         self.model = model
         # What the layout reads (an int given as `(s,)` applies to every axis); the public
         # attributes hold Xplique's values, `(s, s)` for an int.

@@ -71,8 +71,9 @@ class Rise(BlackBoxExplainer):
     """
 
     def __init__(self, model, batch_size=32, operator=None, nb_samples=4000, grid_size=7,
-                 preservation_probability=0.5, mask_value=0.0, *, seed=None, verbose=False):
-        self._setup(black_box_model(model), batch_size, operator)
+                 preservation_probability=0.5, mask_value=0.0, *, seed=None, verbose=False,
+                 strategy=None):
+        self._setup(black_box_model(model), batch_size, operator, strategy=strategy)
         self.model = model
         self.nb_samples = ensure_positive_int(nb_samples, "nb_samples")
         self.grid_size = _ensure_grid_size(grid_size)

@@ -26,8 +26,9 @@ class Saliency(WhiteBoxExplainer):
     TensorShape([4, 3])
     """
 
-    def __init__(self, model, output_layer=None, batch_size=32, operator=None, reducer="max"):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer)
+    def __init__(self, model, output_layer=None, batch_size=32, operator=None, reducer="max",
+                 *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer, strategy=strategy)
 
     def _explain_group(self, inputs, targets, first_input):
         return abs(batched(self._gradients, [inputs, targets], self.batch_size))

@@ -7,6 +7,7 @@ import tensorflow as tf
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched, evaluations_per_pass
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Rows
 from xplique.commons.feature_maps import weighted_feature_map
 from xplique.commons.model_surgery import find_conv_layer, run_model, truncate_at
 from xplique.commons.perturbation import inputs_per_block, perturbed_scores_of, reduce_perturbed
@@ -37,11 +38,13 @@ class ScoreCAM(WhiteBoxExplainer):
     returns (N, H, W, 1).
     """
 
-    def __init__(self, model, output_layer=None, batch_size=32, operator=None, conv_layer=None):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer=None)
+    def __init__(self, model, output_layer=None, batch_size=32, operator=None,
+                 conv_layer=None, *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer=None,
+                              strategy=strategy)
         self.conv_layer = find_conv_layer(model, conv_layer)
         features = truncate_at(model, self.conv_layer)
-        self._features = Compiled(functools.partial(run_model, features))
+        self._features = Compiled(functools.partial(run_model, features), split=Rows())
         self._kernels = {}
 
     def _masked_scores(self, channels: int):

@@ -18,8 +18,8 @@ class _NoisyGradients(WhiteBoxExplainer):
     minimum_samples = 1
 
     def __init__(self, model, output_layer=None, batch_size=32, operator=None, reducer="mean",
-                 nb_samples=50, noise=0.2, *, seed=None):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer)
+                 nb_samples=50, noise=0.2, *, seed=None, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer, strategy=strategy)
         self.nb_samples = ensure_positive_int(nb_samples, "nb_samples", self.minimum_samples)
         self.noise = ensure_float(noise, "noise", minimum=0.0)
         self.seed = seed

@@ -13,6 +13,10 @@ Kernels that draw their samples inside a pass (:func:`~xplique.commons.batching.
 build the model's inputs from the chunk's `start` and `stop`, so even exact argument shapes
 leave that batch size unknown: :class:`PerChunkLength` then traces one kernel per chunk length,
 built with that length static.
+
+A kernel built with a `split` (:mod:`xplique.commons.distribution`) runs across the replicas of
+the active `tf.distribute` strategy when there is one: one more traced function per strategy,
+made the same way (relaxed, else exact shapes).
 """
 
 import functools
@@ -20,6 +24,8 @@ import os
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
+
+from xplique.commons.distribution import active_strategy
 
 
 def _relaxed_spec(value: tf.Tensor, every_axis: bool = False) -> tf.TensorSpec:
@@ -42,16 +48,27 @@ class Compiled:
         Positions of the arguments whose every dimension is relaxed: tensors whose other sizes
         change from call to call without changing the computation (e.g. a number of
         interpretable features that depends on the inputs), so they never cause a trace.
+    split
+        How a chunk splits across the replicas of a `tf.distribute` strategy
+        (:class:`~xplique.commons.distribution.Rows` or
+        :class:`~xplique.commons.distribution.Pairs`); None for a kernel that never
+        distributes (it then always runs on the default device).
     """
 
-    def __init__(self, fn: Callable, fully_relaxed: Sequence[int] = ()):
+    def __init__(self, fn: Callable, fully_relaxed: Sequence[int] = (), split=None):
         self._fn = fn
         self._fully_relaxed = frozenset(fully_relaxed)
+        self.split = split
         self._functions: Dict[Tuple, tf.types.experimental.GenericFunction] = {}
         self._concrete: Dict[Tuple, tf.types.experimental.ConcreteFunction] = {}
         self._exact_only: Dict[Tuple, Exception] = {}  # relaxed keys whose trace failed
+        self._distributed: Dict[int, Tuple[tf.distribute.Strategy, "Compiled"]] = {}
 
     def __call__(self, *args: tf.Tensor):
+        if self.split is not None:
+            strategy = active_strategy()
+            if strategy is not None:
+                return self._on(strategy)(*args)
         key = tuple(self._key(i, arg) for i, arg in enumerate(args))
         concrete = self._concrete.get(key)
         if concrete is None:
@@ -69,6 +86,15 @@ class Compiled:
         # signature matching), about half of a call's fixed cost: the loops call kernels once
         # per `batch_size` evaluations.
         return concrete(*args)
+
+    def _on(self, strategy: tf.distribute.Strategy) -> "Compiled":
+        """This kernel replicated on `strategy` (built and traced once per strategy)."""
+        held = self._distributed.get(id(strategy))
+        if held is None:  # the strategy is held too, so that its id is never reused
+            held = (strategy, Compiled(self.split.replicated(self._fn, strategy),
+                                       self._fully_relaxed))
+            self._distributed[id(strategy)] = held
+        return held[1]
 
     def _trace(self, key: Tuple, specs) -> tf.types.experimental.ConcreteFunction:
         function = tf.function(self._fn, input_signature=specs)
@@ -98,8 +124,9 @@ class Compiled:
 
     @property
     def tracing_count(self) -> int:
-        """Total number of traces over all signatures seen so far."""
-        return sum(f.experimental_get_tracing_count() for f in self._functions.values())
+        """Total number of traces over all signatures (and strategies) seen so far."""
+        return (sum(f.experimental_get_tracing_count() for f in self._functions.values())
+                + sum(kernel.tracing_count for _, kernel in self._distributed.values()))
 
 
 class PerChunkLength(Compiled):
@@ -123,8 +150,8 @@ class PerChunkLength(Compiled):
     relaxed kernel.
     """
 
-    def __init__(self, make: Callable[[Optional[int]], Callable]):
-        super().__init__(make(None))
+    def __init__(self, make: Callable[[Optional[int]], Callable], split=None):
+        super().__init__(make(None), split=split)
         self._make = make
         self._by_length: Dict[int, Callable] = {}
         self._static: Dict[int, Compiled] = {}
@@ -144,7 +171,8 @@ class PerChunkLength(Compiled):
             else:
                 self._by_length[length] = self.__call__
                 return result
-        static = Compiled(self._make(length))
+        split = None if self.split is None else self.split.at_length(length)
+        static = Compiled(self._make(length), split=split)
         try:
             result = static(*args)
         except (TypeError, ValueError, NotImplementedError):

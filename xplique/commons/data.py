@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from xplique.commons.batching import evaluations_per_pass
+from xplique.commons.distribution import one_device
 from xplique.commons.model_surgery import is_graph_model, run_model
 from xplique.commons.operators import Tasks, predictions_operator, requires_targets
 
@@ -180,7 +181,7 @@ def output_shape(model: Callable, sample: tf.Tensor) -> Tuple[Optional[int], ...
     for batch in (None, 1):  # relaxed batch first; static-batch models need a known one
         spec = tf.TensorSpec((batch,) + tuple(sample.shape[1:]), sample.dtype)
         try:
-            with tf.init_scope():
+            with tf.init_scope(), one_device():
                 concrete = tf.function(lambda x: run_model(model, x)).get_concrete_function(spec)
             traced = concrete.structured_outputs
             break

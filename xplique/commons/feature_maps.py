@@ -13,6 +13,7 @@ from typing import Callable, Tuple
 import tensorflow as tf
 
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Rows
 from xplique.commons.model_surgery import find_conv_layer, layer_output_and_gradient, split_at
 from xplique.types import LayerRef
 
@@ -59,7 +60,8 @@ def gradient_cam_kernel(model, conv_layer: LayerRef, output_layer: LayerRef,
     """
     layer = find_conv_layer(model, conv_layer)
     split = split_at(model, layer, output_layer)
-    return layer, Compiled(functools.partial(_gradient_cam, split, operator, weights_of))
+    return layer, Compiled(functools.partial(_gradient_cam, split, operator, weights_of),
+                       split=Rows())
 
 
 def _gradient_cam(split, operator, weights_of, inputs, targets):

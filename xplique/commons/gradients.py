@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from xplique.commons.batching import pairs_in
 from xplique.commons.compiled import Compiled, PerChunkLength
+from xplique.commons.distribution import Pairs, Rows
 from xplique.commons.model_surgery import run_model
 from xplique.commons.statistics import Statistic
 
@@ -34,17 +35,19 @@ def input_gradients(model: Callable, operator: Callable, inputs: tf.Tensor, targ
 
 def predictions_of(model: Callable, operator: Callable) -> Compiled:
     """Compiled `(inputs, targets) -> scores` for this model and operator."""
-    return Compiled(lambda inputs, targets: scores(model, operator, inputs, targets))
+    return Compiled(lambda inputs, targets: scores(model, operator, inputs, targets),
+                    split=Rows())
 
 
 def gradient_of(model: Callable, operator: Callable) -> Compiled:
     """Compiled `(inputs, targets) -> d scores / d inputs` for this model and operator."""
-    return Compiled(lambda inputs, targets: input_gradients(model, operator, inputs, targets))
+    return Compiled(lambda inputs, targets: input_gradients(model, operator, inputs, targets),
+                    split=Rows())
 
 
 def outputs_of(model: Callable) -> Compiled:
     """Compiled raw model outputs `inputs -> model(inputs)`."""
-    return Compiled(_inference(model))
+    return Compiled(_inference(model), split=Rows())
 
 
 def sampled_gradients_of(
@@ -84,4 +87,4 @@ def sampled_gradients_of(
 
         return kernel
 
-    return PerChunkLength(make)
+    return PerChunkLength(make, split=Pairs(nb_samples, statistic, make))

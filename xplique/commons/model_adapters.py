@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from xplique.commons.distribution import one_device
+
 
 def runs_in_graph(model) -> bool:
     """True for models TensorFlow can trace: Keras models and layers, tf.Modules, tf.functions."""
@@ -93,7 +95,7 @@ class CallableModel:
         self._modes: Dict[Tuple, str] = {}
 
     def _traces_with(self, shape, dtype) -> bool:
-        with tf.init_scope():
+        with tf.init_scope(), one_device():
             try:
                 tf.function(self.function).get_concrete_function(tf.TensorSpec(shape, dtype))
                 return True

@@ -70,6 +70,7 @@ from xplique.commons.batching import (
     reduce_over_samples,
 )
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Pairs
 from xplique.commons.gradients import scores
 from xplique.commons.statistics import Statistic
 
@@ -146,7 +147,7 @@ def perturbed_scores_of(
         values = values_of(pair_scores, aux, *pair_tensors)
         return statistic.partial_at(values, pairs.segment, pairs.sample, pairs.num_segments)
 
-    return Compiled(kernel, fully_relaxed)
+    return Compiled(kernel, fully_relaxed, split=Pairs(nb_samples, statistic))
 
 
 def inputs_per_block(nb_samples: int, batch_size: Optional[int], values_per_sample: int = 1,

@@ -34,8 +34,8 @@ class BaseAverageXMetric(ExplanationMetric):
     """Base of the Average Drop/Increase/Gain metrics; presets define `_formula`."""
 
     def __init__(self, model, inputs, targets=None, batch_size=64, operator=None,
-                 activation=None):
-        self._setup(model, inputs, targets, batch_size, operator, activation)
+                 activation=None, *, strategy=None):
+        self._setup(model, inputs, targets, batch_size, operator, activation, strategy=strategy)
         self._base_scores = self._scores(self.inputs, self.targets)
         self._kernel = perturbed_scores_of(
             self._scored_model, self.operator, 1, _masked_by_explanation, Sum(),

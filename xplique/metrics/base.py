@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Distributed, Rows, ensure_strategy
 from xplique.commons.data import (
     check_finite,
     check_inputs_for_model,
@@ -164,7 +165,7 @@ def counted(kernel: Callable, bar, nb_tensors: int) -> Callable:
     return run
 
 
-class BaseAttributionMetric(abc.ABC):
+class BaseAttributionMetric(Distributed, abc.ABC):
     """Base of the metrics that evaluate a model on `inputs` for `targets`.
 
     Attributes set by `_setup`: `model` (the user's model, never modified), `inputs` (float32
@@ -189,16 +190,23 @@ class BaseAttributionMetric(abc.ABC):
         Score function, Tasks member or task name (default: classification).
     activation
         "softmax" or "sigmoid" applied to the model's outputs before scoring, or None.
+    strategy
+        Keyword-only. The `tf.distribute.Strategy` whose replicas share each `batch_size`
+        chunk of model evaluations (:mod:`xplique.commons.distribution`); None uses the
+        strategy whose `scope()` is open, or one device outside any scope.
     """
 
+    distributed_methods = ("__init__", "evaluate", "detailed_evaluate")
     model: Callable
     inputs: tf.Tensor
     targets: tf.Tensor
     batch_size: Optional[int]
 
-    def _setup(self, model, inputs, targets, batch_size, operator=None, activation=None):
+    def _setup(self, model, inputs, targets, batch_size, operator=None, activation=None,
+               strategy=None):
         """Validate and store the shared parameters; integer targets become one-hot."""
         self.model = ensure_callable(model, "model")
+        self.strategy = ensure_strategy(strategy)
         self.batch_size = ensure_batch_size(batch_size)
         self.operator = get_operator(operator)
         self.activation = activation
@@ -277,7 +285,7 @@ class ExplainerMetric(BaseAttributionMetric):
         return self.evaluate(explainer)
 
 
-class BaseComplexityMetric(abc.ABC):
+class BaseComplexityMetric(Distributed, abc.ABC):
     """Base of the metrics computed from the explanations alone, one value per map.
 
     A concrete metric defines either `_per_map(maps (n, D)) -> (n,)`, a compiled kernel on
@@ -290,11 +298,16 @@ class BaseComplexityMetric(abc.ABC):
     batch_size
         Maps processed per call; None for all at once (bounded by
         :data:`xplique.commons.batching.MAX_BATCH_SIZE`).
+    strategy
+        Keyword-only, as in :class:`BaseAttributionMetric`.
     """
 
-    def __init__(self, batch_size: Optional[int] = 32):
+    distributed_methods = ("__init__", "evaluate", "detailed_evaluate")
+
+    def __init__(self, batch_size: Optional[int] = 32, *, strategy=None):
         self.batch_size = ensure_batch_size(batch_size)
-        self._kernel = Compiled(self._per_map)
+        self.strategy = ensure_strategy(strategy)
+        self._kernel = Compiled(self._per_map, split=Rows())
 
     def _per_map(self, maps: tf.Tensor) -> tf.Tensor:
         """Value of each flattened map `(n, D) -> (n,)` (compiled)."""

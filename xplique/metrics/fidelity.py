@@ -113,8 +113,8 @@ class MuFidelity(ExplanationMetric):
 
     def __init__(self, model, inputs, targets=None, batch_size=64, grid_size=9,
                  subset_percent=0.2, baseline_mode=0.0, nb_samples=200, operator=None,
-                 activation=None, *, seed=None, verbose=False):
-        self._setup(model, inputs, targets, batch_size, operator, activation)
+                 activation=None, *, seed=None, verbose=False, strategy=None):
+        self._setup(model, inputs, targets, batch_size, operator, activation, strategy=strategy)
         self.grid_size = ensure_optional_positive_int(grid_size, "grid_size")
         self.subset_percent = ensure_float(subset_percent, "subset_percent", minimum=0.0)
         if self.subset_percent > 1.0:
@@ -186,8 +186,8 @@ class CausalFidelity(ExplanationMetric):
 
     def __init__(self, model, inputs, targets=None, batch_size=64, baseline_mode=0.0, steps=10,
                  max_percentage_perturbed=1.0, operator=None, activation=None, *,
-                 verbose=False):
-        self._setup(model, inputs, targets, batch_size, operator, activation)
+                 verbose=False, strategy=None):
+        self._setup(model, inputs, targets, batch_size, operator, activation, strategy=strategy)
         self.baseline_mode = baseline_mode
         self.max_percentage_perturbed = ensure_float(
             max_percentage_perturbed, "max_percentage_perturbed", minimum=0.0)

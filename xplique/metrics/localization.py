@@ -12,14 +12,22 @@ import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Distributed, Rows, ensure_strategy
 from xplique.commons.data import to_tensor
 from xplique.commons.validation import ensure_batch_size, ensure_float
 
 
-class BaseLocalizationMetric(abc.ABC):
-    """Base of the metrics scoring explanations against ground-truth masks `(N, ...)`."""
+class BaseLocalizationMetric(Distributed, abc.ABC):
+    """Base of the metrics scoring explanations against ground-truth masks `(N, ...)`.
 
-    def _setup(self, masks, batch_size):
+    The keyword-only `strategy` of every subclass is that of
+    :class:`~xplique.metrics.base.BaseAttributionMetric`.
+    """
+
+    distributed_methods = ("__init__", "evaluate", "detailed_evaluate")
+
+    def _setup(self, masks, batch_size, strategy=None):
+        self.strategy = ensure_strategy(strategy)
         masks = to_tensor(masks, "masks")
         if masks.shape.rank == 4 and masks.shape[-1] == 1:
             masks = masks[..., 0]
@@ -30,7 +38,7 @@ class BaseLocalizationMetric(abc.ABC):
             )
         self.masks = tf.cast(masks > 0, tf.float32)
         self.batch_size = ensure_batch_size(batch_size)
-        self._kernel = Compiled(self._per_map)
+        self._kernel = Compiled(self._per_map, split=Rows())
 
     @abc.abstractmethod
     def _per_map(self, maps: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
@@ -83,8 +91,8 @@ class PointingGame(BaseLocalizationMetric):
         Maps processed per compiled call.
     """
 
-    def __init__(self, masks, tolerance=0.0, batch_size=64):
-        self._setup(masks, batch_size)
+    def __init__(self, masks, tolerance=0.0, batch_size=64, *, strategy=None):
+        self._setup(masks, batch_size, strategy)
         self.tolerance = ensure_float(tolerance, "tolerance", minimum=0.0)
 
     def _per_map(self, maps, masks):
@@ -116,8 +124,8 @@ class RelevanceMass(BaseLocalizationMetric):
         Maps processed per compiled call.
     """
 
-    def __init__(self, masks, batch_size=64):
-        self._setup(masks, batch_size)
+    def __init__(self, masks, batch_size=64, *, strategy=None):
+        self._setup(masks, batch_size, strategy)
 
     def _per_map(self, maps, masks):
         positive = tf.reshape(tf.nn.relu(maps), [tf.shape(maps)[0], -1])

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Rows
 from xplique.commons.data import to_tensor
 from xplique.commons.model_surgery import clone_graph_model, is_graph_model
 from xplique.commons.random import pair_uniform
@@ -58,10 +59,11 @@ class RandomLogitMetric(ExplainerMetric):
     pair is that of both maps, and two constant equal maps score 1.
     """
 
-    def __init__(self, model, inputs, targets, batch_size=64, activation=None, seed=42):
+    def __init__(self, model, inputs, targets, batch_size=64, activation=None, seed=42, *,
+                 strategy=None):
         if targets is None:
             raise ValueError("`targets` is required by RandomLogitMetric (the true classes)")
-        self._setup(model, inputs, targets, batch_size, activation=activation)
+        self._setup(model, inputs, targets, batch_size, activation=activation, strategy=strategy)
         self.seed = ensure_seed(seed)
         nb_classes = int(self.targets.shape[-1])
         if nb_classes < 2:
@@ -72,7 +74,7 @@ class RandomLogitMetric(ExplainerMetric):
         shift = 1 + tf.cast(tf.floor(draw * (nb_classes - 1)), tf.int32)
         other = (true_class + tf.minimum(shift, nb_classes - 1)) % nb_classes
         self.random_targets = tf.one_hot(other, nb_classes, dtype=tf.float32)
-        self._ssim = Compiled(ssim_maps)
+        self._ssim = Compiled(ssim_maps, split=Rows())
 
     def evaluate(self, explainer) -> float:
         """Mean SSIM between the true-class and random-class explanations."""
@@ -236,8 +238,8 @@ class ModelRandomizationMetric(ExplainerMetric):
     """
 
     def __init__(self, model, inputs, targets, randomization_strategy=None, batch_size=64,
-                 activation=None, seed=42, *, verbose=False):
-        self._setup(model, inputs, targets, batch_size, activation=activation)
+                 activation=None, seed=42, *, verbose=False, strategy=None):
+        self._setup(model, inputs, targets, batch_size, activation=activation, strategy=strategy)
         if randomization_strategy is None:
             randomization_strategy = ProgressiveLayerRandomization(stop_layer=0.25)
         if not (callable(randomization_strategy)

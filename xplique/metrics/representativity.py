@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from xplique.commons.batching import batched
+from xplique.commons.distribution import Distributed, ensure_strategy
 from xplique.commons.data import output_size, prepare_targets, to_tensor
 from xplique.commons.gradients import outputs_of
 from xplique.commons.validation import ensure_batch_size, ensure_callable, ensure_positive_int
@@ -14,7 +15,7 @@ from xplique.metrics.base import flat_maps, metric_data, progress_bar
 from xplique.metrics.similarity import spearman_rows
 
 
-class MeGe:
+class MeGe(Distributed):
     """MeGe and ReCo: the generalisation and the consistency of explanations across models
     trained on different folds of the data.
 
@@ -49,6 +50,10 @@ class MeGe:
         Number of folds (>= 2); folds may differ in size by one sample.
     verbose
         Keyword-only. Show a progress bar over the trained models.
+    strategy
+        Keyword-only, as in :class:`~xplique.metrics.base.BaseAttributionMetric`: the
+        strategy of the predictions checked and of the explainers run (whose own `strategy` is
+        None).
 
     Notes
     -----
@@ -57,8 +62,11 @@ class MeGe:
     MeGe is NaN when `S=` is empty. Folds need not divide N.
     """
 
+    distributed_methods = ("__init__", "evaluate")
+
     def __init__(self, learning_algorithm, inputs, targets=None, batch_size=64, k_splits=4, *,
-                 verbose=False):
+                 verbose=False, strategy=None):
+        self.strategy = ensure_strategy(strategy)
         self.learning_algorithm = ensure_callable(learning_algorithm, "learning_algorithm")
         self.inputs, targets = metric_data(inputs, targets)
         if targets is None:

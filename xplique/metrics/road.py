@@ -129,8 +129,9 @@ class ROAD(ExplanationMetric):
 
     def __init__(self, model, inputs, targets=None, batch_size=64,
                  percentages=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), order="morf",
-                 noise=0.01, operator=None, activation=None, *, seed=None, verbose=False):
-        self._setup(model, inputs, targets, batch_size, operator, activation)
+                 noise=0.01, operator=None, activation=None, *, seed=None, verbose=False,
+                 strategy=None):
+        self._setup(model, inputs, targets, batch_size, operator, activation, strategy=strategy)
         if modality(self.inputs) is Modality.TABULAR:
             raise ValueError("ROAD imputes removed features from their neighbours, which "
                              "tabular data (N, W) does not have. Received tabular inputs")

@@ -80,8 +80,8 @@ class AverageStability(ExplainerMetric):
     """
 
     def __init__(self, model, inputs, targets=None, batch_size=64, radius=0.1, distance="l2",
-                 nb_samples=20, *, seed=None, verbose=False):
-        self._setup(model, inputs, targets, batch_size)
+                 nb_samples=20, *, seed=None, verbose=False, strategy=None):
+        self._setup(model, inputs, targets, batch_size, strategy=strategy)
         self.radius = ensure_float(radius, "radius", minimum=0.0)
         self.distance = _ensure_distance(distance)
         self._vectorised = isinstance(distance, str)

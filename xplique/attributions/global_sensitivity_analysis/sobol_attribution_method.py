@@ -62,8 +62,8 @@ class SobolAttributionMethod(BlackBoxExplainer):
 
     def __init__(self, model, grid_size=8, nb_design=32, sampler=None, estimator=None,
                  perturbation_function="inpainting", batch_size=256, operator=None, *,
-                 nb_channels=1, verbose=False):
-        self._setup(black_box_model(model), batch_size, operator)
+                 nb_channels=1, verbose=False, strategy=None):
+        self._setup(black_box_model(model), batch_size, operator, strategy=strategy)
         self.model = model
         self.grid_size = ensure_positive_int(grid_size, "grid_size")
         self.nb_design = ensure_positive_int(nb_design, "nb_design")

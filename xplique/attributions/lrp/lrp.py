@@ -8,6 +8,7 @@ from xplique.attributions.lrp.propagation import Propagation
 from xplique.attributions.lrp.rules import Rule
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
+from xplique.commons.distribution import Rows
 
 
 class LRP(WhiteBoxExplainer):
@@ -55,13 +56,14 @@ class LRP(WhiteBoxExplainer):
     """
 
     def __init__(self, model, composite=None, batch_size=32, operator=None, output_layer=None,
-                 reducer="sum"):
-        self._setup_white_box(model, output_layer, batch_size, operator, reducer)
+                 reducer="sum", *, strategy=None):
+        self._setup_white_box(model, output_layer, batch_size, operator, reducer, strategy=strategy)
         self.composite = ensure_composite(composite)
         propagation = Propagation(self._scored_model, self.composite)
         self._propagation = propagation
         self._relevance = Compiled(
-            lambda inputs, targets: propagation.relevance(inputs, targets, self.operator))
+            lambda inputs, targets: propagation.relevance(inputs, targets, self.operator),
+            split=Rows())
 
     @property
     def rules(self) -> Dict[str, Rule]:

@@ -4,15 +4,19 @@ import abc
 
 import tensorflow as tf
 
+from xplique.commons.distribution import Distributed, ensure_strategy
 from xplique.types import InputsLike, TargetsLike
 
 
-class MetaExplainer(abc.ABC):
+class MetaExplainer(Distributed, abc.ABC):
     """Base of the explainers that wrap another one (`self.explainer`) and post-process or
     average its explanations. Concrete wrappers define `__init__` (storing the wrapped
-    explainer with :func:`ensure_explainer`) and :meth:`explain`."""
+    explainer with :func:`ensure_explainer`, and the keyword-only `strategy` with
+    :func:`~xplique.commons.distribution.ensure_strategy`) and :meth:`explain`, which runs on
+    that strategy, the wrapped explainer included when its own `strategy` is None."""
 
     explainer: object
+    distributed_methods = ("__init__", "explain")
 
     @abc.abstractmethod
     def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:

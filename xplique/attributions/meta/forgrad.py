@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
+from xplique.commons.distribution import ensure_strategy
 from xplique.commons.forgrad import forgrad
 from xplique.commons.validation import ensure_float
 from xplique.types import InputsLike, TargetsLike
@@ -32,8 +33,9 @@ class FORGrad(MetaExplainer):
     TensorShape([3, 6, 6, 1])
     """
 
-    def __init__(self, explainer, sigma: float = 15):
+    def __init__(self, explainer, sigma: float = 15, *, strategy=None):
         self.explainer = ensure_explainer(explainer)
+        self.strategy = ensure_strategy(strategy)
         self.sigma = ensure_float(sigma, "sigma")
         if not self.sigma > 0:
             raise ValueError(f"`sigma` must be > 0. Received: sigma={sigma!r}")

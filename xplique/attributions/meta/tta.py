@@ -5,6 +5,7 @@ from typing import List, Sequence
 import tensorflow as tf
 
 from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
+from xplique.commons.distribution import ensure_strategy
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import iter_groups
@@ -60,8 +61,10 @@ class TTA(MetaExplainer):
     TensorShape([3, 6, 6, 1])
     """
 
-    def __init__(self, explainer, scales: Sequence[float] = (1.0,), flips: bool = True):
+    def __init__(self, explainer, scales: Sequence[float] = (1.0,), flips: bool = True, *,
+                 strategy=None):
         self.explainer = ensure_explainer(explainer)
+        self.strategy = ensure_strategy(strategy)
         self.scales = _ensure_scales(scales)
         if not isinstance(flips, bool):
             raise TypeError(f"`flips` must be a bool. Received: flips={flips!r}")
