@@ -48,3 +48,18 @@ def test_bad_input():
         Complexity(batch_size=1.5)
     with pytest.raises(ValueError, match="explanations"):
         Sparseness()(np.ones(4))
+
+
+@pytest.mark.parametrize("metric_cls", [Complexity, Sparseness])
+def test_instances_share_one_compiled_kernel(metric_cls):
+    """A metric built anew for every call (as Quantus' are) traces once per process: the
+    kernel reads nothing from the instance, so every instance shares it, with the same values."""
+    maps = np.random.default_rng(3).uniform(size=(5, 6, 7)).astype("float32")
+    expected = metric_cls(batch_size=2).detailed_evaluate(maps)
+    first = metric_cls(batch_size=2)
+    traces = first._kernel.tracing_count  # pylint: disable=protected-access
+    for batch_size in (2, 3):
+        other = metric_cls(batch_size=batch_size)
+        assert other._kernel is first._kernel  # pylint: disable=protected-access
+        np.testing.assert_allclose(other.detailed_evaluate(maps), expected, rtol=1e-6)
+    assert first._kernel.tracing_count == traces  # pylint: disable=protected-access

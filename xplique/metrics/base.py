@@ -12,7 +12,7 @@ one-hot or dense float rows (integer class indices are converted once).
 """
 
 import abc
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -303,11 +303,22 @@ class BaseComplexityMetric(Distributed, abc.ABC):
     """
 
     distributed_methods = ("__init__", "evaluate", "detailed_evaluate")
+    #: Whether `_per_map` reads nothing from the instance, so that every instance of the class
+    #: shares one compiled kernel: a metric built anew for each call (as Quantus' are) then
+    #: traces once per process instead of once per call.
+    shared_kernel = False
+    _kernels: Dict[type, Compiled] = {}
 
     def __init__(self, batch_size: Optional[int] = 32, *, strategy=None):
         self.batch_size = ensure_batch_size(batch_size)
         self.strategy = ensure_strategy(strategy)
-        self._kernel = Compiled(self._per_map, split=Rows())
+        cls = type(self)
+        if not cls.shared_kernel:
+            self._kernel = Compiled(self._per_map, split=Rows())
+        else:
+            if cls not in BaseComplexityMetric._kernels:
+                BaseComplexityMetric._kernels[cls] = Compiled(self._per_map, split=Rows())
+            self._kernel = BaseComplexityMetric._kernels[cls]
 
     def _per_map(self, maps: tf.Tensor) -> tf.Tensor:
         """Value of each flattened map `(n, D) -> (n,)` (compiled)."""

@@ -37,6 +37,8 @@ class Complexity(BaseComplexityMetric):
     0.6931
     """
 
+    shared_kernel = True
+
     def _per_map(self, maps):
         probabilities = _simplex(maps)
         logs = tf.math.log(tf.where(probabilities > 0, probabilities, 1.0))
@@ -66,6 +68,8 @@ class Sparseness(BaseComplexityMetric):
     >>> round(Sparseness()(np.array([[0.0, 0.0, 0.0, 2.0]])), 4)
     0.75
     """
+
+    shared_kernel = True
 
     def _per_map(self, maps):
         ordered = tf.sort(tf.abs(maps), axis=-1)
