@@ -23,8 +23,9 @@ NAMES = [param.values[0].name for param in SUBJECTS] + [subject.name for subject
 def reports(tmp_path_factory):
     path = tmp_path_factory.mktemp("distribution") / "reports.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    subprocess.run([sys.executable, "-m", "tests.contract.distributed_check", str(path)],
-                   cwd=ROOT, env=env, check=True, timeout=600, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "tests.contract.distributed_check", str(path)],
+                          cwd=ROOT, env=env, timeout=600, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     with open(path, encoding="utf-8") as file:
         return json.load(file)
 
