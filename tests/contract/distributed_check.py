@@ -1,14 +1,14 @@
 """Every method and metric on 2 replicas equals itself on one device: run in a subprocess.
 
 `python -m tests.contract.distributed_check OUT.json` splits the CPU into two logical devices
-(before TensorFlow starts; importing this module changes nothing), then runs every subject of :data:`tests.contract.subjects.SUBJECTS`
-and the metrics and meta-explainers outside it, once on one device and once with
-`strategy=MirroredStrategy(2 devices)` (and once more under `strategy.scope()` with
-`strategy=None`). It writes, per subject, the largest difference between the runs and where
-the model's layers ran while the strategy was active: `replica` (inside `strategy.run`) or
-`cross` (on one device, which the contract forbids: the whole `batch_size` chunk would run on
-one replica). Every public class taking `strategy` must appear, so a module that lands later
-cannot skip the check.
+(before TensorFlow starts; importing this module changes nothing), then runs every subject of
+:data:`tests.contract.subjects.SUBJECTS` and the metrics and meta-explainers outside it, once on
+one device and once with `strategy=MirroredStrategy(2 devices)` (and once more under
+`strategy.scope()` with `strategy=None`). It writes, per subject, the largest difference between
+the runs and where the model's layers ran while the strategy was active: `replica` (inside
+`strategy.run`) or `cross` (on one device, which the contract forbids: the whole `batch_size`
+chunk would run on one replica). Every public class taking `strategy` must appear, so a module
+that lands later cannot skip the check.
 
 `batch_size=3` on 5 inputs gives uneven chunks (3 then 2, split 1 + 2 and 1 + 1 rows), and a
 few subjects also run with `batch_size=1`, where one replica's share is empty.
@@ -32,7 +32,7 @@ from tests.conftest import (
 from tests.contract.registry import CASES
 from tests.contract.subjects import SUBJECTS, Subject, attribution_subject, home_modality
 from xplique import attributions, metrics
-from xplique.attributions import FORGrad, Saliency, SmoothGrad, TTA
+from xplique.attributions import TTA, FORGrad, Saliency, SmoothGrad
 from xplique.commons import distribution
 from xplique.commons.compiled import Compiled
 from xplique.metrics import (

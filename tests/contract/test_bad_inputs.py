@@ -7,16 +7,17 @@ registry adds it here."""
 import numpy as np
 import pytest
 
-from tests.conftest import NB_CLASSES, make_inputs, make_model, make_targets, one_hot
+from tests.conftest import NB_CLASSES, make_inputs, make_model, one_hot
 from tests.contract.registry import CASES, as_params
 from tests.contract.subjects import (
-    N,
     SUBJECTS,
+    N,
     home_modality,
     run_subject,
     subject_data,
 )
 from xplique.commons import batching
+
 BAD_BATCH_SIZES = [pytest.param(0, ValueError, id="0"), pytest.param(-1, ValueError, id="-1"),
                    pytest.param(1.5, TypeError, id="1.5"), pytest.param("a", TypeError, id="a")]
 

@@ -20,7 +20,6 @@ from tqdm.auto import tqdm
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
-from xplique.commons.distribution import Distributed, Rows, ensure_strategy
 from xplique.commons.data import (
     check_finite,
     check_inputs_for_model,
@@ -31,6 +30,7 @@ from xplique.commons.data import (
     to_tensor,
     top_output_targets,
 )
+from xplique.commons.distribution import Distributed, Rows, ensure_strategy
 from xplique.commons.gradients import outputs_of, predictions_of
 from xplique.commons.model_adapters import black_box_model
 from xplique.commons.model_surgery import run_model

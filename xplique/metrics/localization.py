@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
-from xplique.commons.distribution import Distributed, Rows, ensure_strategy
 from xplique.commons.data import to_tensor
+from xplique.commons.distribution import Distributed, Rows, ensure_strategy
 from xplique.commons.validation import ensure_batch_size, ensure_float
 
 

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
-from xplique.commons.distribution import Rows
 from xplique.commons.data import to_tensor
+from xplique.commons.distribution import Rows
 from xplique.commons.model_surgery import clone_graph_model, is_graph_model
 from xplique.commons.random import pair_uniform
 from xplique.commons.validation import ensure_seed

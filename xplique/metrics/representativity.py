@@ -7,8 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 from xplique.commons.batching import batched
-from xplique.commons.distribution import Distributed, ensure_strategy
 from xplique.commons.data import output_size, prepare_targets, to_tensor
+from xplique.commons.distribution import Distributed, ensure_strategy
 from xplique.commons.gradients import outputs_of
 from xplique.commons.validation import ensure_batch_size, ensure_callable, ensure_positive_int
 from xplique.metrics.base import flat_maps, metric_data, progress_bar

@@ -4,7 +4,7 @@ import abc
 
 import tensorflow as tf
 
-from xplique.commons.distribution import Distributed, ensure_strategy
+from xplique.commons.distribution import Distributed
 from xplique.types import InputsLike, TargetsLike
 
 

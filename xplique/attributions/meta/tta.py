@@ -5,10 +5,10 @@ from typing import List, Sequence
 import tensorflow as tf
 
 from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
-from xplique.commons.distribution import ensure_strategy
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import iter_groups
+from xplique.commons.distribution import ensure_strategy
 from xplique.commons.model_surgery import is_graph_model
 from xplique.commons.shapes import Modality, modality
 from xplique.commons.validation import ensure_float
