@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/concepts.py [--models small_cnn,resnet_like] [--quick]
     python benchmarks/concepts.py --upstream /tmp/xplique-upstream [--models ...] [--quick]
-        [--repeats K]
+        [--repeats K] [--rounds K]
 
 Timed calls (median of `--repeats` after one warm-up call that absorbs tracing):
 
@@ -13,12 +13,19 @@ Timed calls (median of `--repeats` after one warm-up call that absorbs tracing):
 - `CraftTf.fit` (scikit-learn's NMF and `nmf="tf"`) and `CraftTf.estimate_importance` with
   the model cut at `last_conv` (when the layers after it form a chain).
 
-Floors, measured with compiled bare passes at the same batch size (benchmarks/measure.py):
+Floors, measured with compiled bare passes at the same batch size (benchmarks/measure.py;
+interleaved with the call where the row says so):
 Cav = 2N forward passes of the model truncated at the layer; Tcav = N forward+backward passes
 of the whole model; Craft fit = the crops' forward passes of `g`; Craft importance = the
 `N nb_design (R + 2)` forward passes of `h`. The SGD fit and the NMF add solver time, and the
 importance adds `transform` (a pass of `g` and an NMF solve) and the reconstruction `U W` of
 every perturbed latent, which no model floor covers. Numbers are provisional on a shared CPU.
+
+`CraftTf.fit` is also split into its three parts, timed interleaved in one process (each
+repeat runs the floor and each part in turn; medians of wall time and of process CPU time):
+cutting and resizing the crops (no model evaluation), the activations of the crops (the
+model-evaluation part, against its floor: the same crops through a bare compiled `g` in
+chunks of `batch_size`, outputs fetched to the host), and the NMF (solver only).
 
 `--upstream PATH` times the same calls side by side with Xplique 2.0.2 installed at PATH (see
 compare_xplique.py for the install command): as there, both packages are named `xplique`, so
@@ -58,6 +65,58 @@ def timed(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def interleaved(fns, repeats):
+    """Medians `{name: (wall s, cpu s)}` of the callables `fns`, run in turn per repeat
+    after one warm-up call each, so that a change of machine load hits them all alike."""
+    for fn in fns.values():
+        fn()
+    times = {name: ([], []) for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            fn()
+            times[name][0].append(time.perf_counter() - wall)
+            times[name][1].append(time.process_time() - cpu)
+    return {name: (statistics.median(w), statistics.median(c))
+            for name, (w, c) in times.items()}
+
+
+def craft_fit_parts(craft, g, images, shape, repeats):
+    """Rows of the three parts of `craft.fit(images)` (crops, activations of the crops
+    against their floor, NMF), interleaved; the wall ratio, then the CPU-time ratio."""
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    crops = craft._crops(images)  # pylint: disable=protected-access
+    crop_tensor = tf.constant(crops)
+    pooled = craft._latents(crops).mean(axis=(1, 2))  # pylint: disable=protected-access
+    pooled = pooled.reshape(len(pooled), -1).astype(np.float64)
+    spec = tf.TensorSpec((None,) + tuple(shape), tf.float32)
+    bare_g = tf.function(lambda x: g(x, training=False), input_signature=[spec])
+
+    def floor_g():
+        for start in range(0, len(crops), BATCH_SIZE):
+            np.asarray(bare_g(crop_tensor[start:start + BATCH_SIZE]))
+
+    medians = interleaved({
+        "floor": floor_g,
+        "fit": lambda: craft.fit(images, class_id=0),
+        "crops": lambda: craft._crops(images),  # pylint: disable=protected-access
+        "activations": lambda: craft._latents(crops),  # pylint: disable=protected-access
+        "nmf": lambda: craft._new_reducer().fit_transform(pooled),  # pylint: disable=W0212
+    }, repeats)
+    floor_wall, floor_cpu = medians["floor"]
+    return [
+        (f"Craft fit, whole ({len(crops)} crops; cpu ratio "
+         f"{medians['fit'][1] / floor_cpu:.2f}x)", medians["fit"][0], floor_wall),
+        ("Craft fit: crops (cut + resize, no model)", medians["crops"][0], None),
+        (f"Craft fit: activations of the {len(crops)} crops (model part; cpu ratio "
+         f"{medians['activations'][1] / floor_cpu:.2f}x)", medians["activations"][0],
+         floor_wall),
+        ("Craft fit: NMF (solver, no model)", medians["nmf"][0], None),
+    ]
 
 
 def split_model(model, layer_name):
@@ -106,8 +165,15 @@ def run(model_name, n, repeats, nb_design, concepts):
 
     tcav = Tcav(model, "last_conv", batch_size=BATCH_SIZE)
     vector = Cav(model, "last_conv", classifier="mean")(positives, negatives)
-    seconds = timed(lambda: tcav.score(positives, 0, vector), repeats)
-    rows.append(("Tcav score", seconds, floor(model, shape, "gradient", n)))
+    bare = Bare(model, shape)
+    medians = interleaved({
+        "floor": lambda: bare.seconds_per_evaluation("gradient", BATCH_SIZE,
+                                                     passes=max(1, n // BATCH_SIZE)),
+        "tcav": lambda: tcav.score(positives, 0, vector),
+    }, max(repeats, 5))
+    rows.append((f"Tcav score (interleaved; cpu ratio "
+                 f"{medians['tcav'][1] / medians['floor'][1]:.2f}x)", medians["tcav"][0],
+                 medians["floor"][0]))
 
     parts = split_model(model, "last_conv")
     if parts is None:
@@ -116,13 +182,13 @@ def run(model_name, n, repeats, nb_design, concepts):
     g, h = parts
     patch = shape[0] // 2
     craft = CraftTf(g, h, number_of_concepts=concepts, batch_size=BATCH_SIZE, patch_size=patch)
-    seconds = timed(lambda: craft.fit(positives, class_id=0), repeats)
+    rows.extend(craft_fit_parts(craft, g, positives, shape, max(repeats, 5)))
     crops = len(craft.factorization.crops)
-    rows.append((f"Craft fit ({crops} crops)", seconds, floor(g, shape, "forward", crops)))
     on_device = CraftTf(g, h, number_of_concepts=concepts, batch_size=BATCH_SIZE,
                         patch_size=patch, nmf="tf")
     seconds_tf = timed(lambda: on_device.fit(positives, class_id=0), repeats)
-    rows.append((f"Craft fit, nmf='tf' ({crops} crops)", seconds_tf, rows[-1][2]))
+    rows.append((f"Craft fit, nmf='tf' ({crops} crops)", seconds_tf,
+                 floor(g, shape, "forward", crops)))
     seconds = timed(lambda: craft.estimate_importance(nb_design=nb_design, seed=0), repeats)
     evaluations = n * nb_design * (concepts + 2)
     latent_shape = tuple(g.output.shape[1:])
@@ -193,19 +259,32 @@ def run_worker(config, upstream):
     return {"error": lines[-1][:200] if lines else f"exit status {completed.returncode}"}
 
 
+def _median_of_rounds(results):
+    """Per call, the median over the rounds' results (an error string wins)."""
+    merged = {}
+    for name in results[0]:
+        values = [result.get(name) for result in results]
+        merged[name] = statistics.median(values) if all(
+            isinstance(v, float) for v in values) else values[0]
+    return merged
+
+
 def compare(args, n, repeats, nb_design, concepts):
     """Ours against the reference, side by side."""
     print(machine_description())
     print(f"N={n} positives and negatives, {concepts} concepts, nb_design={nb_design}, "
-          f"batch_size={BATCH_SIZE}, median of {repeats} calls after a warm-up call")
+          f"batch_size={BATCH_SIZE}, median of {repeats} calls after a warm-up call, "
+          f"median over {args.rounds} alternating rounds of fresh processes")
     print("| model | call | ours (s) | Xplique 2.0.2 (s) | speed-up |")
     print("|---|---|---|---|---|")
     for model_name in args.models.split(","):
         config = dict(model=model_name, n=n, repeats=repeats, nb_design=nb_design,
                       concepts=concepts)
         config["upstream"] = str(args.upstream)
-        ours = run_worker(dict(config, ours=True), args.upstream)
-        theirs = run_worker(dict(config, ours=False), args.upstream)
+        rounds = [(run_worker(dict(config, ours=True), args.upstream),
+                   run_worker(dict(config, ours=False), args.upstream))
+                  for _ in range(args.rounds)]  # alternate, so load changes hit both
+        ours, theirs = (_median_of_rounds([r[side] for r in rounds]) for side in (0, 1))
         for name in ("Cav fit (SGD)", "Cav fit (mean)", "Tcav score", "Craft fit",
                      "Craft estimate_importance"):
             mine = ours.get(name, ours.get("error", "n/a"))
@@ -223,6 +302,8 @@ def main():
     parser.add_argument("--upstream", default=None,
                         help="folder of Xplique 2.0.2: compare with it side by side")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per measure")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="with --upstream: alternate ours/Xplique's processes this often")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     n, repeats, nb_design = (64, 2, 8) if args.quick else (256, 5, 32)
@@ -241,6 +322,9 @@ def main():
             if seconds is None:
                 print(f"| {model_name} | {name} | n/a (layers after last_conv not a chain) "
                       "| | |")
+                continue
+            if floor_seconds is None:  # a part that evaluates no model
+                print(f"| {model_name} | {name} | {seconds:.3f} | | |")
                 continue
             print(f"| {model_name} | {name} | {seconds:.3f} | {floor_seconds:.3f} | "
                   f"{seconds / floor_seconds:.2f}x |")

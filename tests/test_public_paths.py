@@ -170,3 +170,22 @@ def test_plot_images_detections_grid_and_errors():
         plot_images_detections(images, results[:2], ["thing"], {})
     with pytest.raises(ValueError, match="titles"):
         plot_images_detections(images, results, ["thing"], {}, titles=["a"])
+
+
+def test_prediction_types_at_xplique_paths():
+    """Holistic CRAFT's `decode` results, importable where Xplique puts them, and one class
+    behind every path."""
+    from xplique.commons import prediction_types
+    from xplique.concepts import TfClassifierTensor as FromConcepts
+    from xplique.utils_functions.classification.tf import TfClassifierTensor
+    from xplique.utils_functions.object_detection.tf import TfMultiBoxTensor
+    from xplique.utils_functions.object_detection.tf.multi_box_tensor import (
+        TfMultiBoxTensor as Deep,
+    )
+
+    assert TfClassifierTensor is prediction_types.TfClassifierTensor is FromConcepts
+    assert TfMultiBoxTensor is prediction_types.TfMultiBoxTensor is Deep
+    logits = TfClassifierTensor(tf.constant([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5]]))
+    assert isinstance(logits, prediction_types.StructuredPrediction)
+    target = logits.to_attribution_target(2)  # the class explained, for every input
+    np.testing.assert_array_equal(target.to_batched_tensor(), [[0, 0, 1], [0, 0, 1]])

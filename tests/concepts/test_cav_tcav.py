@@ -209,7 +209,30 @@ def test_tcav_compiles_once_per_signature():
     inputs = np.random.default_rng(2).normal(size=(10, DIM)).astype("float32")
     for count in (10, 3, 7):
         tcav(inputs[:count], 0, planted_direction())
+    # full chunks of 4 run the static-batch kernel, the ragged last ones the relaxed kernel
+    assert tcav._full_derivatives.tracing_count == 1  # pylint: disable=protected-access
     assert tcav._derivatives.tracing_count == 1  # pylint: disable=protected-access
+
+
+def test_tcav_static_and_relaxed_kernels_agree_with_a_tape_reference():
+    # full chunks run with the batch size pinned (the graph optimiser may then drop forward
+    # work the gradient does not read); the result must equal a plain eager tape reference
+    model = planted_model()
+    inputs = np.random.default_rng(3).normal(size=(11, DIM)).astype("float32")
+    cavs = np.stack([planted_direction(), -planted_direction(),
+                     np.random.default_rng(4).normal(size=DIM).astype("float32")])
+    latent = model.get_layer("latent")
+    head = keras.Model(latent.output, model.outputs[0])
+    bottom = keras.Model(model.inputs, latent.output)
+    activations = tf.constant(bottom([inputs]))
+    with tf.GradientTape() as tape:
+        tape.watch(activations)
+        score = tf.reduce_sum(head(activations)[:, 1])
+    expected = tape.gradient(score, activations).numpy().reshape(11, -1) @ cavs.T
+    for batch_size in (11, 4, 3):
+        tcav = Tcav(model, "latent", batch_size=batch_size)
+        np.testing.assert_allclose(tcav.directional_derivatives(inputs, 1, cavs), expected,
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_tcav_custom_operator_takes_effect():

@@ -60,7 +60,8 @@ def test_fit_recovers_parts_and_decode_inverts_encode(fitted):
     cosines, matched = match(bank)
     assert np.all(cosines > 0.99) and len(set(matched.tolist())) == R
     outputs = model(images).numpy()
-    decoded = craft.decode(craft.encode(images)).numpy()
+    decoded = np.concatenate([craft.decode(*record).to_batched_tensor().numpy()
+                              for record in craft.encode(images)])
     assert np.abs(decoded - outputs).max() < 0.05 * np.abs(outputs).max()
 
 

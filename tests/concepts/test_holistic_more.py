@@ -232,6 +232,13 @@ def test_torch_variant_equals_the_keras_twin(fitted_classifier):
     np.testing.assert_allclose(twin.attribute_concepts_to_inputs(channels_first[:2], occlusion),
                                craft.attribute_concepts_to_inputs(images[:2], occlusion),
                                rtol=1e-4, atol=1e-6)
+    # the records: channels-last latents and coefficients, decoded through the torch head
+    for mine, keras_record in zip(twin.encode(channels_first[:3]), craft.encode(images[:3])):
+        np.testing.assert_allclose(mine.latent_data.get_activations(),
+                                   keras_record.latent_data.get_activations(), rtol=1e-6)
+        np.testing.assert_allclose(mine.coeffs_u, keras_record.coeffs_u, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(twin.decode(*mine).numpy(),
+                                   craft.decode(*keras_record).numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="TorchLatentExtractor"):
         HolisticCraftTorch(craft.latent_extractor)
 
@@ -239,10 +246,13 @@ def test_torch_variant_equals_the_keras_twin(fitted_classifier):
 def test_differentiable_encode_matches_transform_and_has_gradients(fitted_classifier):
     craft, images = fitted_classifier
     noisy = images[:3] + 0.1
-    coeffs = craft.encode(noisy, differentiable=True)
+    records = craft.encode(noisy, differentiable=True)
+    assert all(isinstance(record.coeffs_u, tf.Tensor) for record in records)
+    coeffs = np.concatenate([record.coeffs_u.numpy() for record in records])
     np.testing.assert_allclose(coeffs, craft.transform(noisy), rtol=2e-3, atol=2e-3)
     tensor = tf.constant(noisy)
     with tf.GradientTape() as tape:
         tape.watch(tensor)
-        total = tf.reduce_sum(craft.encode(tensor, differentiable=True))
+        total = sum(tf.reduce_sum(record.coeffs_u)
+                    for record in craft.encode(tensor, differentiable=True))
     assert float(tf.reduce_sum(tf.abs(tape.gradient(total, tensor)))) > 0.0

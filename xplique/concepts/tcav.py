@@ -73,7 +73,10 @@ class Tcav:
     -----
     One compiled forward+backward pass per batch gives the gradient of the score with respect
     to the layer's output and its dot products with the CAVs, inside the graph; gradients are
-    never returned. :meth:`significance` adds the paper's statistical test.
+    never returned. Full batches run a kernel with the batch size static, so the graph
+    optimiser drops the forward work the gradient does not read (all of it when the head after
+    the layer is linear); the last, shorter batch runs a kernel traced for any batch size.
+    :meth:`significance` adds the paper's statistical test.
     """
 
     def __init__(self, model, target_layer: LayerRef, batch_size=64, *, operator=None):
@@ -82,8 +85,33 @@ class Tcav:
         self.batch_size = ensure_positive_int(batch_size, "batch_size")
         self.operator = get_operator(operator)
         self._split = split_at(model, target_layer)
-        self._derivatives = Compiled(self._directional_derivatives)
+        # full chunks run a kernel whose batch size is static, the last chunk the relaxed one
+        self._full_derivatives = Compiled(self._derivatives_kernel(self.batch_size))
+        self._derivatives = Compiled(self._derivatives_kernel(None))
         self._layer_sizes = {}
+
+    def _derivatives_kernel(self, rows: Optional[int]):
+        """The kernel `(inputs, targets, cavs) -> (N, K)`: dot products of the layer gradient
+        of each input with each CAV `(K, D)`.
+
+        With `rows`, the chunk's batch size is pinned to `rows` in the graph: every shape is
+        then static, so TensorFlow's graph optimiser folds the shapes the gradient reads
+        (`tf.shape` of the activations, e.g. in the gradient of a global pooling) into
+        constants and drops whatever part of the forward pass the gradient does not need
+        (all of it when the head after the layer is linear: its gradient is a constant).
+        With a relaxed batch size those shapes are read at run time from the activations,
+        which keeps the whole forward pass alive. (The kernel takes exactly its three tensors,
+        no defaulted parameter: a concrete function whose Python signature has one more fails
+        its structured binding on every call and formats the inputs into the error message.)
+        """
+
+        def kernel(inputs, targets, cavs):
+            if rows is not None and not tf.distribute.has_strategy():
+                inputs = tf.ensure_shape(inputs, [rows] + inputs.shape[1:].as_list())
+                targets = tf.ensure_shape(targets, [rows] + targets.shape[1:].as_list())
+            return self._directional_derivatives(inputs, targets, cavs)
+
+        return kernel
 
     def _directional_derivatives(self, inputs, targets, cavs):
         """`(N, K)` dot products of the layer gradient of each input with each CAV `(K, D)`."""
@@ -114,11 +142,15 @@ class Tcav:
             targets = self._targets(label, inputs_group)
             if not parts:
                 cavs = self._flat_cavs(cavs, inputs_group)
-            parts.append(batched(lambda x, y: self._derivatives(x, y, cavs),
+            parts.append(batched(lambda x, y: self._kernel(x)(x, y, cavs),
                                  [inputs_group, targets], self.batch_size))
         if not parts:
             raise ValueError("`inputs` is empty: it yielded no input")
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+
+    def _kernel(self, chunk) -> Compiled:
+        """The static-batch kernel for a full chunk, else the relaxed one."""
+        return self._full_derivatives if chunk.shape[0] == self.batch_size else self._derivatives
 
     def _layer_size(self, inputs) -> int:
         """Values of one output of the layer, found by one eager pass per input shape (cached:

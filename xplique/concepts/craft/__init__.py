@@ -3,6 +3,11 @@ indices, for Keras (`CraftTf`) and PyTorch (`CraftTorch`, torch imported lazily)
 Holistic CRAFT (`HolisticCraftTf`, `HolisticCraftTorch`) on whole images, for classifiers and
 object detectors."""
 
+from xplique.commons.prediction_types import (
+    StructuredPrediction,
+    TfClassifierTensor,
+    TfMultiBoxTensor,
+)
 from xplique.concepts.craft.base import (
     BaseCraft,
     DisplayImportancesOrder,
@@ -16,6 +21,7 @@ from xplique.concepts.craft.holistic_reducers import (
     reduce_to_reliability,
 )
 from xplique.concepts.craft.holistic_torch import HolisticCraftTorch, TorchLatentExtractor
+from xplique.concepts.craft.latent_data import EncodedData, LatentData, LayeredLatentData
 from xplique.concepts.craft.latent_extractor import (
     LatentExtractor,
     LayeredModelExtractorBuilder,
@@ -44,6 +50,12 @@ __all__ = [
     "TorchLatentExtractor",
     "LayeredModelExtractorBuilder",
     "PartialExplainer",
+    "EncodedData",
+    "LatentData",
+    "LayeredLatentData",
+    "StructuredPrediction",
+    "TfClassifierTensor",
+    "TfMultiBoxTensor",
     "reduce_to_importance",
     "reduce_to_prevalence",
     "reduce_to_reliability",

@@ -11,6 +11,12 @@ from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import to_tensor
 from xplique.commons.operators import Tasks
+from xplique.commons.prediction_types import (
+    StructuredPrediction,
+    TfClassifierTensor,
+    TfMultiBoxTensor,
+    kept_boxes,
+)
 from xplique.commons.validation import ensure_choice, ensure_float, ensure_positive_int
 from xplique.concepts.craft.base import CONCEPT_COLOURS, Factorization
 from xplique.concepts.craft.holistic_reducers import (
@@ -18,6 +24,7 @@ from xplique.concepts.craft.holistic_reducers import (
     reduce_to_prevalence,
     reduce_to_reliability,
 )
+from xplique.concepts.craft.latent_data import EncodedData, LatentData, LayeredLatentData
 from xplique.concepts.craft.latent_extractor import (
     LatentExtractor,
     PartialExplainer,
@@ -55,7 +62,11 @@ class _ConceptLocalizer(tf.Module):
 
     def coefficients(self, images):
         """Concept maps `(n, ..., R)` of channels-last images."""
-        latents = self._extractor.latent_graph(tf.cast(images, tf.float32))
+        return self.latent_coefficients(self._extractor.latent_graph(tf.cast(images,
+                                                                           tf.float32)))
+
+    def latent_coefficients(self, latents):
+        """Concept maps `(n, ..., R)` of channels-last latents `(n, ..., c)`."""
         flat = tf.reshape(latents, [-1, tf.shape(latents)[-1]])
         coeffs = nonnegative_coefficients(flat, self.bank, self.penalty)
         return tf.reshape(coeffs, tf.concat([tf.shape(latents)[:-1], [-1]], 0))
@@ -68,18 +79,16 @@ class _ConceptLocalizer(tf.Module):
         return self._reducer(coeffs, axis=axes) if axes else coeffs
 
 
-def _detection_targets(outputs: np.ndarray, class_id, confidence) -> np.ndarray:
-    """The predicted boxes `(N, B, 5 + C)` kept as references: predicted class (argmax of the
-    class scores) equal to `class_id` (when given) and objectness at least `confidence` (when
-    given); kept boxes first, the rest zero (padding), trimmed to the most kept per image."""
-    keep = np.any(outputs != 0.0, axis=-1)
-    if class_id is not None:
-        keep &= np.argmax(outputs[..., 5:], axis=-1) == class_id
-    if confidence is not None:
-        keep &= outputs[..., 4] >= confidence
-    order = np.argsort(~keep, axis=1, kind="stable")
-    boxes = np.take_along_axis(outputs * keep[..., None], order[..., None], axis=1)
-    return boxes[:, :max(1, int(keep.sum(axis=1).max()))]
+def _structured(outputs: tf.Tensor) -> StructuredPrediction:
+    """Raw decoder outputs as a record: scores `(n, C)` or boxes `(n, B, 4 + 1 + C)`."""
+    if outputs.shape.rank == 2:
+        return TfClassifierTensor(outputs)
+    if outputs.shape.rank == 3:
+        return TfMultiBoxTensor(outputs[0] if outputs.shape[0] == 1 else outputs)
+    raise ValueError(
+        "The latent-to-logit model must output (N, n_classes) scores or (N, nb_boxes, "
+        f"4 + 1 + n_classes) boxes. Received outputs of shape {tuple(outputs.shape)}"
+    )
 
 
 class HolisticCraft:
@@ -114,8 +123,11 @@ class HolisticCraft:
     - All images are explained in one call of the explainer, batched by the extractor's
       `batch_size` (Xplique loops over images with a batch size of 1); images with fewer
       kept boxes are padded with zero rows, which the detection operators ignore.
-    - `encode` returns the coefficients as a tensor and `decode` the model outputs, instead of
-      Xplique's `EncodedData` / `StructuredPrediction` records.
+    - `encode` computes the latents and coefficients of all images in batched passes and
+      one `transform`, then hands them back as Xplique's records: one :class:`EncodedData`
+      per `batch_size` images. `decode` does not overwrite the activations of the
+      `latent_data` it is given (Xplique's does): it only checks that they match
+      `coeffs_u`.
     - The concept localizer (:meth:`make_concept_localizer`) and `encode(...,
       differentiable=True)` solve the factorizer's transform problem in TensorFlow graph code
       (FISTA, :mod:`~.nnls`), so black-box explainers run them inside their compiled kernels.
@@ -141,6 +153,7 @@ class HolisticCraft:
                       for i in range(self.number_of_concepts)]
         self._reducer = None
         self._decoder_kernel = None
+        self._coefficients_kernel = None
 
     @property
     def batch_size(self) -> int:
@@ -196,6 +209,7 @@ class HolisticCraft:
         self.factorization = Factorization(inputs, self.class_id, None, reducer, None,
                                            self.concept_bank_w, self.coeffs_u)
         self._decoder_kernel = None
+        self._coefficients_kernel = None
         return self.coeffs_u, self.concept_bank_w
 
     def check_if_fitted(self):
@@ -210,31 +224,104 @@ class HolisticCraft:
         reducer = self.check_if_fitted()
         if inputs is None:
             return self.coeffs_u
-        latents = self._latents(self._images(inputs, resize))
+        return self._coefficients(self._latents(self._images(inputs, resize)), reducer)
+
+    def _coefficients(self, latents: np.ndarray, reducer) -> np.ndarray:
         coeffs = np.asarray(reducer.transform(latents.reshape(-1, latents.shape[-1])),
                             np.float32)
         return coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
 
-    def encode(self, inputs, resize=None, differentiable=False) -> tf.Tensor:
-        """The coefficients of `inputs`, as a tensor: from `factorizer.transform`, or, when
-        `differentiable`, from the localizer's graph solver
-        (:func:`~.nnls.nonnegative_coefficients`), so that gradients flow through them."""
-        if not differentiable:
-            return tf.constant(self.transform(inputs, resize))
-        localizer = self.make_concept_localizer()
-        return batched(Compiled(localizer.coefficients), [self._images(inputs, resize)],
-                       self.batch_size)
+    def encode(self, inputs, resize=None, differentiable=False) -> List[EncodedData]:
+        """Latents and concept coefficients of `inputs`, as one :class:`EncodedData` per
+        `batch_size` images (the extractor's), in order.
+
+        Parameters
+        ----------
+        inputs
+            Images (resized to `resize` `(height, width)` when given).
+        resize
+            See above.
+        differentiable
+            False: the coefficients are numpy arrays from `factorizer.transform`. True: they
+            are tensors from the localizer's graph solver
+            (:func:`~.nnls.nonnegative_coefficients`), and gradients flow from them back to
+            the latents and to the images (when computed under a `tf.GradientTape` watching
+            them).
+
+        Returns
+        -------
+        A list of :class:`EncodedData` `(latent_data, coeffs_u)`: `latent_data` a
+        :class:`LayeredLatentData` of the batch's channels-last latents `(n, ..., c)`,
+        `coeffs_u` `(n, ..., R)`.
+        """
+        reducer = self.check_if_fitted()
+        images = self._images(inputs, resize)
+        if differentiable:
+            latents = self.latent_extractor.latents_of_images(images)
+            if self._coefficients_kernel is None:
+                self._coefficients_kernel = Compiled(
+                    self.make_concept_localizer().latent_coefficients)
+            coeffs = batched(self._coefficients_kernel, [latents], self.batch_size)
+        else:
+            latents = self._latents(images)
+            coeffs = self._coefficients(latents, reducer)
+            latents = tf.constant(latents)
+        return [EncodedData(LayeredLatentData(latents[start:start + self.batch_size]),
+                            coeffs[start:start + self.batch_size])
+                for start in range(0, int(latents.shape[0]), self.batch_size)]
 
     def _decoder(self) -> _ConceptDecoder:
         self.check_if_fitted()
         return _ConceptDecoder(self.latent_extractor, self.concept_bank_w)
 
-    def decode(self, coeffs_u) -> tf.Tensor:
-        """Model outputs `h(U W)` of coefficients `coeffs_u`, in batches."""
+    def _decoded(self, coeffs_u) -> tf.Tensor:
+        """Raw model outputs `h(U W)` of coefficients `coeffs_u`, in batches."""
         if self._decoder_kernel is None:
             self._decoder_kernel = Compiled(self._decoder())
         return batched(self._decoder_kernel, [to_tensor(coeffs_u, "coeffs_u")],
                        self.batch_size)
+
+    def decode(self, latent_data: LatentData, coeffs_u) -> StructuredPrediction:
+        """Model outputs `h(U W)` of the coefficients `coeffs_u` of one encoded batch, as a
+        structured prediction.
+
+        Parameters
+        ----------
+        latent_data
+            The batch's :class:`LatentData` (from :meth:`encode`): it says how many inputs
+            `coeffs_u` holds; its activations are not read or changed.
+        coeffs_u
+            Coefficients `(n, ..., R)` (numpy array or tensor), e.g. edited ones.
+
+        Returns
+        -------
+        The extractor's `output_formatter` applied to the outputs when it has one, else a
+        :class:`TfClassifierTensor` of `(n, n_classes)` scores, or for a detector a
+        :class:`TfMultiBoxTensor` of the boxes: `(B, 4 + 1 + C)` for one image (Xplique's
+        form), `(n, B, 4 + 1 + C)` for several.
+        """
+        if not isinstance(latent_data, LatentData):
+            raise TypeError(
+                "`latent_data` must be the LatentData of one encoded batch (encode(...)[i]"
+                f".latent_data). Received: {type(latent_data).__name__}"
+            )
+        coeffs = to_tensor(coeffs_u, "coeffs_u")
+        activations = latent_data.get_activations(as_numpy=False)
+        if coeffs.shape.rank == 0 or coeffs.shape[0] != activations.shape[0] or \
+                coeffs.shape[-1] != self.number_of_concepts:
+            raise ValueError(
+                f"`coeffs_u` must hold the {self.number_of_concepts} coefficients of each of the"
+                f" {activations.shape[0]} inputs of `latent_data`. Received: coeffs_u.shape="
+                f"{tuple(coeffs.shape)}"
+            )
+        outputs = self._decoded(coeffs)
+        formatter = self.latent_extractor.output_formatter
+        if formatter is not None:
+            formatted = formatter(outputs)
+            if isinstance(formatted, (list, tuple)) and len(formatted) == 1:
+                return formatted[0]
+            return formatted
+        return _structured(outputs)
 
     # -- concept importance -----------------------------------------------------------------
 
@@ -271,9 +358,9 @@ class HolisticCraft:
         if confidence is not None:
             confidence = ensure_float(confidence, "confidence")
         coeffs = self.transform(images)
-        outputs = self.decode(coeffs).numpy()
-        if outputs.ndim == 3:  # detector: the kept predicted boxes are the references
-            targets = _detection_targets(outputs, class_id, confidence)
+        outputs = self._decoded(coeffs)
+        if outputs.shape.rank == 3:  # detector: the kept predicted boxes are the references
+            targets = kept_boxes(outputs, class_id, confidence).numpy()
             if partial_explainer.kwargs.get("operator") is None:
                 partial_explainer = PartialExplainer(
                     partial_explainer.explainer_class,
@@ -282,7 +369,7 @@ class HolisticCraft:
                 kept = np.any(targets != 0.0, axis=-1).sum(axis=1)
                 print(f"HolisticCraft: {int(kept.sum())} boxes kept over {len(coeffs)} images"
                       f" (per image: {kept.tolist()})")
-        elif outputs.ndim == 2:
+        elif outputs.shape.rank == 2:
             class_id = self.class_id if class_id is None else class_id
             if class_id >= outputs.shape[-1]:
                 raise ValueError(
@@ -294,7 +381,7 @@ class HolisticCraft:
         else:
             raise ValueError(
                 "The latent-to-logit model must output (N, n_classes) scores or (N, nb_boxes, "
-                f"4 + 1 + n_classes) boxes. Received outputs of shape {outputs.shape}"
+                f"4 + 1 + n_classes) boxes. Received outputs of shape {tuple(outputs.shape)}"
             )
         explainer = partial_explainer(self._decoder(), self.batch_size)
         if verbose:

@@ -1,0 +1,5 @@
+"""Xplique's public path of :class:`~xplique.concepts.craft.holistic.HolisticCraftTf`."""
+
+from xplique.concepts.craft.holistic import HolisticCraftTf
+
+__all__ = ["HolisticCraftTf"]
