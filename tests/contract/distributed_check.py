@@ -32,7 +32,7 @@ from tests.conftest import (
 from tests.contract.registry import CASES
 from tests.contract.subjects import SUBJECTS, Subject, attribution_subject, home_modality
 from xplique import attributions, metrics
-from xplique.attributions import TTA, FORGrad, Saliency, SmoothGrad
+from xplique.attributions import TTA, FORGrad, GradCAM, Saliency, SmoothGrad
 from xplique.commons import distribution
 from xplique.commons.compiled import Compiled
 from xplique.metrics import (
@@ -131,6 +131,18 @@ def _control() -> Subject:
     return Subject("control", make, ("tabular",))
 
 
+def _every_target(cls, request, **params) -> Subject:
+    """`targets="all"` or `top_k`: the K maps of each input from one forward pass per chunk."""
+    def make(model, x, y, batch_size=64, **options):
+        built = cls(model, batch_size=batch_size, **params, **options)
+        if request == "all":
+            return built, lambda: built(x, "all")
+        return built, lambda: built(x, top_k=2)
+
+    modality = "tabular" if cls is not GradCAM else "images"
+    return Subject(f"{request}-{cls.__name__}", make, (modality,))
+
+
 def _static_batch(case) -> Subject:
     """The method on a model that reads its static batch size (each replica's share must
     keep a static shape)."""
@@ -140,7 +152,9 @@ def _static_batch(case) -> Subject:
 
 
 EXTRA = [_map_metric(Complexity), _map_metric(Sparseness), _map_metric(PointingGame),
-         _map_metric(RelevanceMass), _mege(), _meta(TTA, scales=(1.0, 0.5)), _meta(FORGrad)] + [
+         _map_metric(RelevanceMass), _mege(), _meta(TTA, scales=(1.0, 0.5)), _meta(FORGrad),
+         _every_target(Saliency, "all"), _every_target(SmoothGrad, "top_k", nb_samples=3, seed=1),
+         _every_target(GradCAM, "top_k")] + [
     _static_batch(case) for case in CASES if case.cls.__name__ not in NEEDS_KERAS_LAYERS]
 
 

@@ -5,7 +5,7 @@ import abc
 
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.commons.batching import batched
-from xplique.commons.feature_maps import gradient_cam_kernel
+from xplique.commons.feature_maps import gradient_cam_kernel, gradient_cam_targets_kernel
 
 
 class _GradientCAM(WhiteBoxExplainer):
@@ -21,6 +21,9 @@ class _GradientCAM(WhiteBoxExplainer):
         self.conv_layer, self._maps = gradient_cam_kernel(
             model, conv_layer, output_layer, self.operator, self._weights
         )
+        self._target_maps = gradient_cam_targets_kernel(
+            model, self.conv_layer, output_layer, self._weights
+        )
 
     @staticmethod
     @abc.abstractmethod
@@ -29,3 +32,6 @@ class _GradientCAM(WhiteBoxExplainer):
 
     def _explain_group(self, inputs, targets, first_input):
         return batched(self._maps, [inputs, targets], self.batch_size)
+
+    def _explain_group_targets(self, inputs, indices, first_input):
+        return batched(self._target_maps, [inputs, indices], self.batch_size)

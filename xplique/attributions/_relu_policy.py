@@ -1,6 +1,7 @@
 """DeconvNet and Guided Backpropagation: one input gradient, two ReLU backward rules."""
 
 from xplique.attributions.base import WhiteBoxExplainer
+from xplique.commons.all_targets import target_gradients_of
 from xplique.commons.batching import batched
 from xplique.commons.model_surgery import portable_layer_ref
 from xplique.commons.relu_policies import relu_gradient_policy
@@ -24,6 +25,10 @@ class _ReluPolicyGradients(WhiteBoxExplainer):
         self._setup_white_box(rewired, output_layer, batch_size, operator, reducer,
                               strategy=strategy)
         self.model = model  # the user's model; gradients run on the rewired copy
+        self._target_gradients = target_gradients_of(self._scored_model)
 
     def _explain_group(self, inputs, targets, first_input):
         return batched(self._gradients, [inputs, targets], self.batch_size)
+
+    def _explain_group_targets(self, inputs, indices, first_input):
+        return batched(self._target_gradients, [inputs, indices], self.batch_size)

@@ -11,9 +11,9 @@ from typing import Callable, List, Optional
 
 import tensorflow as tf
 
+from xplique.commons import all_targets
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
-from xplique.commons.distribution import Distributed, ensure_strategy
 from xplique.commons.data import (
     check_targets,
     is_builtin_operator,
@@ -22,6 +22,7 @@ from xplique.commons.data import (
     prepare_targets,
     top_output_targets,
 )
+from xplique.commons.distribution import Distributed, ensure_strategy
 from xplique.commons.gradients import gradient_of, outputs_of, predictions_of
 from xplique.commons.model_surgery import truncate_at
 from xplique.commons.operators import get_operator
@@ -87,7 +88,8 @@ class BlackBoxExplainer(Distributed, abc.ABC):
 
     distributed_methods = ("__init__", "explain")
 
-    def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
+    def explain(self, inputs: InputsLike, targets: TargetsLike = None, *,
+                top_k: Optional[int] = None) -> tf.Tensor:
         """Compute the explanations of `inputs` for `targets`.
 
         Parameters
@@ -99,13 +101,22 @@ class BlackBoxExplainer(Distributed, abc.ABC):
         targets
             One-hot or dense targets `(N, n_outputs)`, integer class indices `(N,)`, or what
             the operator expects (masks, boxes). None explains the model's top output.
+            "all" explains every output: `(N, n_outputs, ...)` (gradient and CAM methods,
+            see :mod:`xplique.commons.all_targets` and docs/attributions/all_targets.md).
+        top_k
+            Keyword-only, with `targets=None`: explain the K highest outputs of each input, in
+            decreasing order: `(N, K, ...)` (gradient and CAM methods).
 
         Returns
         -------
         explanations
             `tf.Tensor` of float32: images `(N, H, W, 1)` (or `(N, H, W, C)` with
-            `reducer=None`), time series `(N, T, W)`, tabular `(N, W)`.
+            `reducer=None`), time series `(N, T, W)`, tabular `(N, W)`; with
+            `targets="all"` or `top_k`, one map per target on axis 1.
         """
+        selection = all_targets.ensure_selection(targets, top_k)
+        if selection is not None:
+            return self._explain_every_target(inputs, selection)
         parts: List[tf.Tensor] = []
         first_input = 0
         # A custom operator may transform the inputs before calling the model: their shape is
@@ -120,13 +131,89 @@ class BlackBoxExplainer(Distributed, abc.ABC):
             raise ValueError("`inputs` is empty: there is nothing to explain")
         return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
 
-    def __call__(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
+    def __call__(self, inputs: InputsLike, targets: TargetsLike = None, *,
+                 top_k: Optional[int] = None) -> tf.Tensor:
         """Alias of :meth:`explain`."""
-        return self.explain(inputs, targets)
+        if top_k is None:
+            return self.explain(inputs, targets)
+        return self.explain(inputs, targets, top_k=top_k)
 
     @abc.abstractmethod
     def _explain_group(self, inputs: tf.Tensor, targets: tf.Tensor, first_input: int):
         """Explain one in-memory group; `first_input` is its global index (for seeds)."""
+
+    #: Whether `_explain_group_targets` resolves :data:`~xplique.commons.all_targets.TOP`
+    #: indices from its own forward pass (False: the top classes are found first, from the
+    #: model outputs on the inputs, as for `targets=None`).
+    _top_k_in_kernel = True
+
+    def _explain_group_targets(self, inputs: tf.Tensor, indices: tf.Tensor, first_input: int):
+        """Explain one group for the K class indices `indices` `(N, K)` of each input, with
+        the built-in classification operator: `(N, K, ...)` from one forward pass per chunk.
+        Methods that explain every target in one pass override it."""
+        raise NotImplementedError
+
+    def _explains_every_target(self) -> bool:
+        return type(self)._explain_group_targets is not BlackBoxExplainer._explain_group_targets
+
+    def _explain_every_target(self, inputs: InputsLike, selection) -> tf.Tensor:
+        """`explain` for `targets="all"` or `top_k` (see :mod:`xplique.commons.all_targets`)."""
+        name = type(self).__name__
+        if not self._explains_every_target():
+            raise ValueError(
+                f"{selection.describe()} is not supported by {name}: it explains one target per "
+                "input (pass `targets`). The gradient methods (Saliency, GradientInput, "
+                "IntegratedGradients, SmoothGrad, SquareGrad, VarGrad, GuidedBackprop, "
+                "DeconvNet) and GradCAM, GradCAMPP and LayerCAM explain every target in one pass"
+            )
+        vectorised = all_targets.is_vectorisable(self.operator)
+        if is_builtin_operator(self.operator) and not vectorised:
+            raise ValueError(
+                f"{selection.describe()} needs one-hot targets over the model outputs "
+                "(classification or regression operator). Received: operator="
+                f"{getattr(self.operator, '__name__', self.operator)!r}"
+            )
+        parts: List[tf.Tensor] = []
+        first_input = 0
+        model = self._input_model() if is_builtin_operator(self.operator) else None
+        for x, y in iter_groups(inputs, None, self.batch_size, model=model):
+            if y is not None:
+                raise ValueError(
+                    f"With {selection.describe()}, `inputs` must hold inputs only. Received a "
+                    "dataset of (inputs, targets) pairs"
+                )
+            n_outputs = self._n_outputs(x)
+            in_kernel = vectorised and self._top_k_in_kernel
+            indices = all_targets.target_indices(
+                selection, int(x.shape[0]), n_outputs,
+                None if in_kernel else (lambda x=x: self._batched_outputs(x)),
+            )
+            if vectorised:
+                maps = self._explain_group_targets(x, indices, first_input)
+            else:  # a custom operator: one single-target explanation per target
+                maps = all_targets.looped_targets(
+                    lambda y, x=x, first=first_input: self._explain_group(x, y, first),
+                    indices, n_outputs,
+                )
+            maps = tf.cast(maps, tf.float32)
+            parts.append(all_targets.per_map(lambda m: reduce_channels(m, self.reducer), maps))
+            first_input += int(x.shape[0])
+        if not parts:
+            raise ValueError("`inputs` is empty: there is nothing to explain")
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+
+    def _n_outputs(self, inputs: tf.Tensor) -> int:
+        """Number of outputs of the scored model, which must be `(N, n_outputs)`."""
+        key = (inputs.dtype, tuple(inputs.shape[1:]))
+        if key not in self._output_shapes:
+            self._output_shapes[key] = output_shape(self._scored_model, inputs)
+        shape = tuple(self._output_shapes[key])
+        if len(shape) != 2 or shape[-1] is None:
+            raise ValueError(
+                "targets='all' and top_k need a model (or `output_layer`) with outputs "
+                f"(N, n_outputs). Received outputs of shape {shape}"
+            )
+        return int(shape[-1])
 
     def _input_model(self):
         return self.model

@@ -1,6 +1,7 @@
 """Gradient x Input."""
 
 from xplique.attributions.base import WhiteBoxExplainer
+from xplique.commons.all_targets import target_gradients_of
 from xplique.commons.batching import batched
 
 
@@ -18,6 +19,11 @@ class GradientInput(WhiteBoxExplainer):
     def __init__(self, model, output_layer=None, batch_size=64, operator=None, reducer="mean",
                  *, strategy=None):
         self._setup_white_box(model, output_layer, batch_size, operator, reducer, strategy=strategy)
+        self._target_gradients = target_gradients_of(self._scored_model)
 
     def _explain_group(self, inputs, targets, first_input):
         return batched(self._gradients, [inputs, targets], self.batch_size) * inputs
+
+    def _explain_group_targets(self, inputs, indices, first_input):
+        gradients = batched(self._target_gradients, [inputs, indices], self.batch_size)
+        return gradients * inputs[:, None]

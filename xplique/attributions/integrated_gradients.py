@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from xplique.attributions.base import WhiteBoxExplainer
+from xplique.commons.all_targets import sampled_target_gradients_of
 from xplique.commons.batching import reduce_over_samples
 from xplique.commons.gradients import sampled_gradients_of
 from xplique.commons.statistics import Sum
@@ -42,6 +43,9 @@ class IntegratedGradients(WhiteBoxExplainer):
         self._path_gradients = sampled_gradients_of(
             self._scored_model, self.operator, self.steps, self._path_points, Sum()
         )
+        self._path_target_gradients = sampled_target_gradients_of(
+            self._scored_model, self.steps, self._path_points, Sum()
+        )
 
     def _path_points(self, inputs, step, first_pair, seed):
         alpha = tf.cast(step, inputs.dtype) / float(self.steps - 1)
@@ -58,3 +62,12 @@ class IntegratedGradients(WhiteBoxExplainer):
             first_pair=first_input * self.steps, extras=(tf.constant(0, tf.int64),),
         )
         return mean_gradients * (inputs - self.baseline_value)
+
+    _top_k_in_kernel = False  # the top classes are those of the inputs, not of path points
+
+    def _explain_group_targets(self, inputs, indices, first_input):
+        mean_gradients = reduce_over_samples(
+            self._path_target_gradients, [inputs, indices], self.steps, self.batch_size, Sum(),
+            first_pair=first_input * self.steps, extras=(tf.constant(0, tf.int64),),
+        )
+        return mean_gradients * (inputs - self.baseline_value)[:, None]

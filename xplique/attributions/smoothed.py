@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from xplique.attributions.base import WhiteBoxExplainer
+from xplique.commons.all_targets import sampled_target_gradients_of
 from xplique.commons.batching import reduce_over_samples
 from xplique.commons.gradients import sampled_gradients_of
 from xplique.commons.random import pair_normal
@@ -28,6 +29,9 @@ class _NoisyGradients(WhiteBoxExplainer):
             self._scored_model, self.operator, self.nb_samples, self._noisy_points,
             self.statistic,
         )
+        self._noisy_target_gradients = sampled_target_gradients_of(
+            self._scored_model, self.nb_samples, self._noisy_points, self.statistic
+        )
 
     def _noisy_points(self, inputs, sample_index, first_pair, seed):
         noise = pair_normal(seed, first_pair, tf.shape(inputs)[0], inputs.shape[1:])
@@ -37,6 +41,15 @@ class _NoisyGradients(WhiteBoxExplainer):
         seed = tf.constant(ensure_seed(self.seed), tf.int64)
         return reduce_over_samples(
             self._noisy_gradients, [inputs, targets], self.nb_samples, self.batch_size,
+            self.statistic, first_pair=first_input * self.nb_samples, extras=(seed,),
+        )
+
+    _top_k_in_kernel = False  # the top classes are those of the inputs, not of noisy copies
+
+    def _explain_group_targets(self, inputs, indices, first_input):
+        seed = tf.constant(ensure_seed(self.seed), tf.int64)
+        return reduce_over_samples(
+            self._noisy_target_gradients, [inputs, indices], self.nb_samples, self.batch_size,
             self.statistic, first_pair=first_input * self.nb_samples, extras=(seed,),
         )
 

@@ -12,9 +12,15 @@ from typing import Callable, Tuple
 
 import tensorflow as tf
 
+from xplique.commons.all_targets import chosen_outputs, per_target_gradients, recording_tape
 from xplique.commons.compiled import Compiled
 from xplique.commons.distribution import Rows
-from xplique.commons.model_surgery import find_conv_layer, layer_output_and_gradient, split_at
+from xplique.commons.model_surgery import (
+    find_conv_layer,
+    layer_output_and_gradient,
+    run_model,
+    split_at,
+)
 from xplique.types import LayerRef
 
 #: `weights_of(A, dS/dA) -> W`, both `(N, h, w, K)`; `W` broadcasts against `A`: `(N, 1, 1, K)`
@@ -62,6 +68,31 @@ def gradient_cam_kernel(model, conv_layer: LayerRef, output_layer: LayerRef,
     split = split_at(model, layer, output_layer)
     return layer, Compiled(functools.partial(_gradient_cam, split, operator, weights_of),
                        split=Rows())
+
+
+def gradient_cam_targets_kernel(model, layer, output_layer: LayerRef,
+                                weights_of: WeightsOf) -> Compiled:
+    """The K-target kernel of a gradient CAM whose feature-map layer is `layer`:
+    `kernel(inputs, indices) -> (N, K, H, W, 1)`, the maps of the K class indices `(N, K)` of
+    each input (see :func:`xplique.commons.all_targets.chosen_outputs`) from one forward pass,
+    the K score gradients with respect to `A` taken from it."""
+    split = split_at(model, layer, output_layer)
+    return Compiled(functools.partial(_gradient_cam_targets, split, weights_of), split=Rows())
+
+
+def _gradient_cam_targets(split, weights_of, inputs, indices):
+    with recording_tape(indices.shape[1]) as tape:
+        tape.watch(inputs)
+        activations, outputs = run_model(split, inputs)
+        scores = chosen_outputs(outputs, indices)
+    gradients = per_target_gradients(tape, scores, activations)  # (N, K, h, w, C)
+    k = int(indices.shape[1])
+    flat_shape = tf.concat([[-1], tf.shape(activations)[1:]], axis=0)
+    repeated = tf.repeat(activations, k, axis=0)  # input-major, like the gradients' rows
+    flat_gradients = tf.reshape(gradients, flat_shape)
+    maps = weighted_feature_map(repeated, weights_of(repeated, flat_gradients),
+                                inputs.shape[1:3])
+    return tf.reshape(maps, tf.concat([[-1, k], tf.shape(maps)[1:]], axis=0))
 
 
 def _gradient_cam(split, operator, weights_of, inputs, targets):
