@@ -8,7 +8,9 @@ xplique (the box-conversion helpers below say where Xplique's translators differ
 
 from typing import Tuple
 
-import tensorflow as tf
+# Not `as tf`: the subpackage `object_detection.tf` (Xplique's path of TfMultiBoxTensor) binds
+# the name `tf` in this package once imported.
+import tensorflow
 
 from xplique.commons.boxes import (
     BoxCoordinatesMode,
@@ -31,10 +33,10 @@ from xplique.commons.operators import (
 _box_iou = box_iou
 
 
-def _format_objects(predictions) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def _format_objects(predictions) -> Tuple[tensorflow.Tensor, tensorflow.Tensor, tensorflow.Tensor]:
     """Split detection rows `(..., 4 + 1 + nb_classes)` into boxes `(..., 4)`, detection
     probabilities `(..., 1)` and class scores `(..., nb_classes)` (Xplique's helper)."""
-    predictions = tf.convert_to_tensor(predictions)
+    predictions = tensorflow.convert_to_tensor(predictions)
     if predictions.shape.rank is None or predictions.shape[-1] is None \
             or predictions.shape[-1] < 5:
         raise ValueError(
@@ -45,31 +47,31 @@ def _format_objects(predictions) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
 
 
 def _keep_extra_columns(boxes, converted):
-    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
-    return tf.concat([converted, tf.cast(boxes[..., 4:], converted.dtype)], axis=-1)
+    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
+    return tensorflow.concat([converted, tensorflow.cast(boxes[..., 4:], converted.dtype)], axis=-1)
 
 
-def box_xyxy_to_cxcywh(boxes) -> tf.Tensor:
+def box_xyxy_to_cxcywh(boxes) -> tensorflow.Tensor:
     """Corners to centre and size; columns after the first 4 (scores) are kept."""
-    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
     return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xyxy", "cxcywh"))
 
 
-def box_xyxy_to_xywh(boxes) -> tf.Tensor:
+def box_xyxy_to_xywh(boxes) -> tensorflow.Tensor:
     """Corners to top-left corner and size; columns after the first 4 are kept."""
-    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
     return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xyxy", "xywh"))
 
 
-def box_cxcywh_to_xyxy(boxes) -> tf.Tensor:
+def box_cxcywh_to_xyxy(boxes) -> tensorflow.Tensor:
     """Centre and size to corners; columns after the first 4 are kept."""
-    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
     return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "cxcywh", "xyxy"))
 
 
-def box_xywh_to_xyxy(boxes) -> tf.Tensor:
+def box_xywh_to_xyxy(boxes) -> tensorflow.Tensor:
     """Top-left corner and size to corners; columns after the first 4 are kept."""
-    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
     return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xywh", "xyxy"))
 
 
@@ -85,19 +87,19 @@ def _width_height(image_size, name="image_size"):
     return width, height
 
 
-def normalize_boxes(boxes, image_size) -> tf.Tensor:
+def normalize_boxes(boxes, image_size) -> tensorflow.Tensor:
     """Pixel to relative coordinates. `image_size` is **(width, height)** here, as in Xplique's
     box managers (elsewhere in xplique it is `(height, width)`); columns after 4 are kept."""
     width, height = _width_height(image_size)
-    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
     return _keep_extra_columns(boxes, convert_boxes(
         boxes[..., :4], "xyxy", BoxType("xyxy", "relative"), (height, width)))
 
 
-def denormalize_boxes(boxes, image_size) -> tf.Tensor:
+def denormalize_boxes(boxes, image_size) -> tensorflow.Tensor:
     """Relative to pixel coordinates; `image_size` is **(width, height)** as in Xplique."""
     width, height = _width_height(image_size)
-    boxes = tf.convert_to_tensor(boxes, dtype_hint=tf.float32)
+    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
     return _keep_extra_columns(boxes, convert_boxes(
         boxes[..., :4], BoxType("xyxy", "relative"), "xyxy", (height, width)))
 
