@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.attributions.lrp.composites import Composite
+from xplique.attributions.lrp.products import Product, rescaled_product_ratio
 from xplique.attributions.lrp.propagation import Propagation
 from xplique.attributions.lrp.rules import Rule, stabilize, vjp
 from xplique.commons.batching import batched
@@ -23,13 +24,18 @@ class RescaleRule(Rule):
     differences' contributions `(x_i - x0_i) w_ij`. Elementwise nonlinearities then pass
     contributions unchanged (their multiplier `(y - y0) / (z - z0)` cancels)."""
 
-    def relevance(self, layer, relevance):
-        scaled = _rescaled(relevance, layer.outputs, layer.reference_outputs,
-                           tf.constant(RESCALE_EPSILON, layer.outputs.dtype))
+    def _propagate(self, layer, relevance):
+        if isinstance(relevance, Product):  # multiplied and divided in one pass
+            scaled = rescaled_product_ratio(relevance, layer.outputs, layer.reference_outputs,
+                                            RESCALE_EPSILON)
+        else:
+            scaled = _rescaled(relevance, layer.outputs, layer.reference_outputs,
+                               tf.constant(RESCALE_EPSILON, layer.outputs.dtype))
         # The layer is linear without its bias: its input gradients do not depend on the
         # values it is applied to, so the inputs stand for the differences.
         gradients = vjp(layer, layer.inputs, layer.kernel, None, scaled)
-        return [_contribution(x, r, g)
+        # The contributions `(x - x0) * g`, multiplied by the next layer backwards.
+        return [Product(x, g, r)
                 for x, r, g in zip(layer.inputs, layer.reference_inputs, gradients)]
 
 
@@ -37,13 +43,9 @@ def _rescale(relevance, outputs, reference_outputs, epsilon):
     return relevance / stabilize(outputs - reference_outputs, epsilon)
 
 
-def _contribute(inputs, reference_inputs, gradients):
-    return (inputs - reference_inputs) * gradients
-
-
-#: The elementwise chains of the rule, each one pass over the data where XLA runs.
+#: The division of the rule, one pass over the data where XLA runs (a contribution arriving
+#: unmultiplied is multiplied in the same pass: :func:`rescaled_product_ratio`).
 _rescaled = fused(_rescale)
-_contribution = fused(_contribute)
 
 
 class DeepLift(WhiteBoxExplainer):

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from xplique.attributions.lrp.canonizers import fold_batch_norms, folded_weights
 from xplique.attributions.lrp.composites import ensure_composite
+from xplique.attributions.lrp.products import Product, add, materialize
 from xplique.attributions.lrp.rules import PassRule, Rule
 from xplique.commons.model_surgery import is_graph_model, truncate_at
 
@@ -105,6 +106,9 @@ class Record:
     linear: Dict[int, tf.Tensor]
     outputs: Dict[int, tf.Tensor]
     weights: Dict[int, tuple]
+    #: For a linear node, the tensors that are exactly `relu(z)` of its pre-activation `z`
+    #: (its fused ReLU's output, or a ReLU layer's applied to its output).
+    rectified: Dict[int, List[tf.Tensor]] = dataclasses.field(default_factory=dict)
 
 
 class LinearCall:
@@ -122,6 +126,8 @@ class LinearCall:
         The weights used (None for weight-free layers, bias None when unused).
     reference_inputs, reference_outputs
         The same at the reference input (DeepLIFT; batch of one), None otherwise.
+    rectified_outputs
+        The tensors of the forward pass that are exactly `relu(outputs)`.
     nonnegative_inputs
         For each input, whether the graph guarantees it is >= 0 (it comes out of a ReLU, maybe
         through max pools, reshapes or sums of such values): rules may skip work for it.
@@ -138,6 +144,7 @@ class LinearCall:
         self.kernel, self.bias = record.weights.get(index, (None, None))
         self.reference_inputs = None if reference is None else reference.inputs[index]
         self.reference_outputs = None if reference is None else reference.linear[index]
+        self.rectified_outputs = record.rectified.get(index, [])
 
     def apply(self, inputs: List[tf.Tensor], kernel=None, bias=None) -> tf.Tensor:
         """The layer's linear part on `inputs` with `kernel` and `bias` (weighted layers), or the
@@ -324,6 +331,7 @@ class Propagation:
     def forward(self, inputs: tf.Tensor) -> Record:
         """Run the model on `inputs` (inference mode), keeping what the backward pass needs."""
         record = Record({}, {}, {}, {})
+        linear_of: Dict[int, int] = {}  # id of a linear node's output -> the node
         for i, node in enumerate(self.nodes):
             if node.kind == INPUT:
                 record.outputs[i] = inputs
@@ -337,10 +345,16 @@ class Propagation:
                 z = linear_apply(node, values, kernel, bias)
                 record.linear[i] = z
                 output = z if node.activation is None else node.activation(z)
+                if node.activation is None:
+                    linear_of[id(z)] = i
+                elif _is_relu(node.activation):
+                    record.rectified[i] = [output]
             elif node.folded_into is not None:
                 output = values[0]  # the layer before already applied this batch norm
             else:
                 output = node.layer(values if len(values) > 1 else values[0], training=False)
+                if _is_plain_relu(node.layer) and id(values[0]) in linear_of:
+                    record.rectified.setdefault(linear_of[id(values[0])], []).append(output)
             record.outputs[i] = output
         return record
 
@@ -355,23 +369,37 @@ class Propagation:
             node = self.nodes[i]
             for parent, part in zip(node.parents, self._node_backward(i, incoming, record,
                                                                      reference)):
-                pending[parent] = part if parent not in pending else pending[parent] + part
+                pending[parent] = part if parent not in pending else add(pending[parent], part)
         if 0 not in pending:
             return tf.zeros_like(record.outputs[0])
-        return pending[0]
+        return materialize(pending[0])
 
-    def _node_backward(self, i: int, relevance, record: Record, reference) -> List[tf.Tensor]:
-        """Relevance of the inputs of node `i`. Max pools give it to the winners at the input,
-        with or without a reference (DeepLIFT), which conserves it."""
+    def _node_backward(self, i: int, relevance, record: Record, reference) -> list:
+        """Relevance of the inputs of node `i` (tensors or unmultiplied
+        :class:`~xplique.attributions.lrp.products.Product`). Max pools give it to the winners
+        at the input, with or without a reference (DeepLIFT), which conserves it."""
         node = self.nodes[i]
         if node.kind == PASS:
             return [relevance]
         if node.kind == LINEAR:
             call = LinearCall(node, record, i, reference,
                               [self.nonnegative[p] for p in node.parents])
-            return node.rule.relevance(call, relevance)
+            return node.rule._engine_relevance(call, relevance)  # pylint: disable=W0212
         inputs = record.inputs[i]
-        return _layer_vjp(node.layer, inputs, relevance)
+        output = record.outputs[i]
+        # A product `x_out * g` moved by a layer that only moves values is `x_in * (moved g)`
+        # (a max pool's winner is the value it outputs). With a reference (DeepLIFT) a max
+        # pool's winners at the input and at the reference differ: multiplied first.
+        movable = (isinstance(relevance, Product) and relevance.factor is output
+                   and (relevance.reference is None
+                        or (node.kind == RESHAPE and reference is not None
+                            and relevance.reference is reference.outputs[i])))
+        if not movable:
+            return _layer_vjp(node.layer, inputs, materialize(relevance))
+        moved = _layer_vjp(node.layer, inputs, relevance.gradient)
+        references = ([None] * len(inputs) if relevance.reference is None
+                      else reference.inputs[i])
+        return [Product(x, g, r) for x, g, r in zip(inputs, moved, references)]
 
     def relevance(self, inputs: tf.Tensor, targets: tf.Tensor, operator: Callable,
                   reference: Optional[tf.Tensor] = None) -> tf.Tensor:
@@ -405,6 +433,17 @@ class Propagation:
 
 def _is_relu(activation) -> bool:
     return activation is keras.activations.relu or activation is tf.nn.relu
+
+
+def _is_plain_relu(layer) -> bool:
+    """Whether `layer` computes exactly `max(x, 0)`."""
+    if isinstance(layer, L.Activation):
+        return _is_relu(layer.activation)
+    if not isinstance(layer, L.ReLU):
+        return False
+    return (getattr(layer, "max_value", None) is None
+            and float(getattr(layer, "negative_slope", 0.0) or 0.0) == 0.0
+            and float(getattr(layer, "threshold", 0.0) or 0.0) == 0.0)
 
 
 def nonnegative_outputs(nodes: List[Node]) -> List[bool]:

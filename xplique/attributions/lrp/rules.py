@@ -21,6 +21,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from xplique.attributions.lrp.products import Product, materialize, product_ratio
 from xplique.commons.compiled import fused
 from xplique.commons.validation import ensure_float
 
@@ -141,6 +142,20 @@ class Rule:
         relevance
             Relevance of the layer's output, shaped like it.
         """
+        return [materialize(r) for r in self._propagate(layer, relevance)]
+
+    def _engine_relevance(self, layer, relevance) -> list:
+        """What the engine calls: :meth:`_propagate` (which may take and return unmultiplied
+        :class:`~xplique.attributions.lrp.products.Product` relevances), or the rule's own
+        :meth:`relevance` on tensors when a subclass overrides it."""
+        if type(self).relevance is not Rule.relevance:
+            return self.relevance(layer, materialize(relevance))
+        return self._propagate(layer, relevance)
+
+    def _propagate(self, layer, relevance) -> list:
+        """:meth:`relevance` with `relevance` possibly a Product and the input relevances
+        returned as Products `x' * g` (multiplied by the next layer backwards, in one pass with
+        its own division)."""
         kernel = None if layer.kernel is None else self.modify_kernel(layer.kernel)
         bias = None if layer.bias is None else self.modify_bias(layer.bias)
         inputs = [self.modify_input(x) for x in layer.inputs]
@@ -148,17 +163,24 @@ class Rule:
             z = layer.outputs  # the forward pass already computed the denominator
         else:
             z = layer.apply(inputs, kernel, bias)
-        scaled = self._scaled(relevance, z)
+        scaled = self._scaled(relevance, z, layer)
         gradients = vjp(layer, inputs, kernel, bias, scaled)
-        return [x * g for x, g in zip(inputs, gradients)]
+        return [_product(x, original, g)
+                for x, original, g in zip(inputs, layer.inputs, gradients)]
 
-    def _scaled(self, relevance: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    def _scaled(self, relevance, z: tf.Tensor, layer=None) -> tf.Tensor:
         """`relevance / modify_denominator(z)` (fused when the denominator is the standard
-        `stabilize(z, epsilon)` of :meth:`_stabilizer`)."""
+        `stabilize(z, epsilon)` of :meth:`_stabilizer`, with the multiplication of an
+        unmultiplied relevance too; `layer`, when `z` is its output, lets the division read
+        `relu(z)` instead of `z`: :func:`~xplique.attributions.lrp.products.product_ratio`)."""
         epsilon = self._stabilizer()
         if epsilon is None:
-            return relevance / self.modify_denominator(z)
-        return stabilized_ratio(relevance, z, epsilon)
+            return materialize(relevance) / self.modify_denominator(z)
+        if isinstance(relevance, Product) and relevance.reference is None:
+            rectified = (getattr(layer, "rectified_outputs", ())
+                         if layer is not None and z is layer.outputs else ())
+            return product_ratio(relevance, z, epsilon, rectified)
+        return stabilized_ratio(materialize(relevance), z, epsilon)
 
     def _stabilizer(self) -> Optional[float]:
         """The epsilon of the denominator when it is `stabilize(z, epsilon)` (the rule does
@@ -189,6 +211,14 @@ class Rule:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self)))
+
+
+def _product(x: tf.Tensor, original: tf.Tensor, gradient: tf.Tensor):
+    """The relevance `x * gradient` of an input whose value is `original`: left unmultiplied
+    when `x` is that input itself (a Product's factor is always its tensor's value)."""
+    if x is original:
+        return Product(x, gradient)
+    return x * gradient
 
 
 def _short(value) -> str:
@@ -316,7 +346,7 @@ class ZBoxRule(Rule):
         self.low = _bound(low, "low")
         self.high = _bound(high, "high")
 
-    def relevance(self, layer, relevance):
+    def _propagate(self, layer, relevance):
         (x,) = _single_input(layer, self)
         # The bounds are the same for every input of the batch: their terms `l w+ + h w-` are
         # computed on one input and broadcast over the batch.
@@ -324,11 +354,26 @@ class ZBoxRule(Rule):
         low = tf.broadcast_to(tf.cast(self.low, x.dtype), one)
         high = tf.broadcast_to(tf.cast(self.high, x.dtype), one)
         positive, negative = tf.nn.relu(layer.kernel), -tf.nn.relu(-layer.kernel)
-        z = (layer.apply([x], layer.kernel, None) - layer.apply([low], positive, None)
+        # `x W` is the forward pass's output less its bias (no second convolution of the batch)
+        z = (_without_bias(layer) - layer.apply([low], positive, None)
              - layer.apply([high], negative, None))
         scaled = self._scaled(relevance, z)
-        gx, gl, gh = stacked_vjp(layer, x, [layer.kernel, positive, negative], scaled)
-        return [x * gx - low * gl - high * gh]
+        # W = W+ + W-, so W^T s = W+^T s + W-^T s: two transposed products, not three, and
+        # x W^T s - l W+^T s - h W-^T s = (x - l) W+^T s + (x - h) W-^T s
+        gl, gh = stacked_vjp(layer, x, [positive, negative], scaled)
+        return [(x - low) * gl + (x - high) * gh]
+
+
+def _without_bias(layer) -> tf.Tensor:
+    """`W x`: the layer's pre-activation output `W x + b` less its bias."""
+    if layer.bias is None:
+        return layer.outputs
+    bias = layer.bias
+    keras_layer = layer.node.layer
+    if (getattr(keras_layer, "data_format", "channels_last") == "channels_first"
+            and layer.outputs.shape.rank > 2):
+        bias = tf.reshape(bias, (1, -1) + (1,) * (layer.outputs.shape.rank - 2))
+    return layer.outputs - bias
 
 
 def _bound(value, name):
@@ -377,20 +422,26 @@ def alpha_beta(layer, relevance, alpha: float, beta: float, rule) -> List[tf.Ten
             if not with_negative_inputs:
                 terms = terms[:1]
             z = tf.add_n([layer.apply([t], k, b) for t, k, b in terms])
-            weighted = relevance if weight == 1.0 else weight * relevance
-            scaled = stabilized_ratio(weighted, z, DEFAULT_STABILIZER)
+            if weight == 1.0 and isinstance(relevance, Product) and relevance.reference is None:
+                scaled = product_ratio(relevance, z, DEFAULT_STABILIZER)
+            else:
+                weighted = materialize(relevance)
+                weighted = weighted if weight == 1.0 else weight * weighted
+                scaled = stabilized_ratio(weighted, z, DEFAULT_STABILIZER)
             for t, k, b in terms:
                 (g,) = vjp(layer, [t], k, b, scaled)
-                parts.append(t * g)
-        total = parts[0]
-        for part in parts[1:]:
-            total = total + part
+                parts.append((t, g))
+        if len(parts) == 1 and parts[0][0] is x:
+            return _product(x, x, parts[0][1])  # left unmultiplied for the next layer
+        total = parts[0][0] * parts[0][1]
+        for t, g in parts[1:]:
+            total = total + t * g
         return total
 
     if all(getattr(layer, "nonnegative_inputs", None) or [False]):
         return [propagate(False, _NonNegative(x))]
-    return [tf.cond(tf.reduce_any(x < 0), lambda: propagate(True, x),
-                    lambda: propagate(False, x))]
+    return [tf.cond(tf.reduce_any(x < 0), lambda: materialize(propagate(True, x)),
+                    lambda: materialize(propagate(False, x)))]
 
 
 class _NonNegative:
@@ -410,7 +461,7 @@ class ZPlusRule(Rule):
 
     needs_weights = True
 
-    def relevance(self, layer, relevance):
+    def _propagate(self, layer, relevance):
         return alpha_beta(layer, relevance, 1.0, 0.0, self)
 
 
@@ -442,7 +493,7 @@ class AlphaBetaRule(Rule):
                 f"`alpha` and `beta` must satisfy alpha - beta = 1. Received: alpha={alpha!r}, "
                 f"beta={beta!r}")
 
-    def relevance(self, layer, relevance):
+    def _propagate(self, layer, relevance):
         return alpha_beta(layer, relevance, self.alpha, self.beta, self)
 
 
@@ -450,5 +501,5 @@ class PassRule(Rule):
     """Relevance handed through unchanged (what activations, reshapes and dropout do). On a
     weighted layer, only where its input and output have the same shape."""
 
-    def relevance(self, layer, relevance):
+    def _propagate(self, layer, relevance):
         return [relevance]
