@@ -16,6 +16,11 @@ Usage::
   machine the difference of two whole calls is swamped by their set-up and tracing.
 - With `--upstream FOLDER` (Xplique 2.0.2 installed there, see compare_xplique.py), the same
   calls of the reference run in a subprocess with `PYTHONPATH=FOLDER` and are reported beside.
+- `--interleaved [--cpu-time] [--threads 1]`: instead, in this process, the compiled steps of
+  `optimize` (recorded from a real call) and a compiled loop of the floor (forward+backward of
+  the model on the same number of images), `--steps` of each per call, timed in turn at every
+  repeat; reported: the median of the per-repeat ratios. With `--cpu-time --threads 1` the
+  process CPU time of single-threaded kernels: the work, robust to other processes.
 """
 
 import argparse
@@ -126,6 +131,67 @@ def floors(model_name: str, args) -> dict:
     return result
 
 
+def interleaved(model_name: str, args) -> None:
+    """Ours only: `optimize`'s compiled steps against a compiled floor loop, timed in turn."""
+    import statistics
+    import time
+
+    import numpy as np
+    import tensorflow as tf
+    from models import MODELS
+
+    if str(HERE.parent) not in sys.path:
+        sys.path.insert(0, str(HERE.parent))
+    from xplique.features_visualizations import Objective, optim, optimize
+
+    builder, shape = MODELS[model_name]
+    model = builder()
+    objective = Objective.neuron(model, "logits", list(range(args.images)))
+    made, make = [], optim.make_step
+
+    def recording(*parts):
+        made.append(make(*parts))
+        return made[-1]
+
+    optim.make_step = recording
+    try:
+        optimize(objective, nb_steps=2, custom_shape=tuple(shape[:2]), seed=0)
+    finally:
+        optim.make_step = make
+    steps = made[-1]
+    images = tf.random.uniform((args.images,) + tuple(shape), seed=0)
+    weights = tf.one_hot(tf.range(args.images) % 10, 10)
+
+    @tf.function(input_signature=[tf.TensorSpec((), tf.int32)])
+    def floor(count):
+        def body(index, total):
+            with tf.GradientTape() as tape:
+                tape.watch(images)
+                score = tf.reduce_sum(model(images, training=False) * weights)
+            return index + 1, total + tf.reduce_sum(tape.gradient(score, images))
+        return tf.while_loop(lambda index, _: index < count, body,
+                             (tf.constant(0), tf.constant(0.0)), parallel_iterations=1)[1]
+
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    count = tf.constant(args.steps, tf.int32)
+    np.asarray(steps(count))
+    np.asarray(floor(count))
+    ratios, ours, floors_ = [], [], []
+    for _ in range(args.repeats):
+        start = clock()
+        np.asarray(floor(count))
+        f = clock() - start
+        start = clock()
+        np.asarray(steps(count))
+        t = clock() - start
+        ratios.append(t / f)
+        ours.append(t / args.steps)
+        floors_.append(f / args.steps)
+    print(f"| {model_name} | optimize | {args.images} | {1e3 * statistics.median(ours):.2f} | "
+          f"{1e3 * statistics.median(floors_):.2f} | {statistics.median(ratios):.2f} "
+          f"({min(ratios):.2f}-{max(ratios):.2f}) |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="small_cnn,resnet_like")
@@ -136,9 +202,28 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="20 steps, 1 repeat")
     parser.add_argument("--upstream", default=None, help="folder holding Xplique 2.0.2")
     parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument("--interleaved", action="store_true",
+                        help="optimize's compiled steps and the floor timed in turn, here")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="with --interleaved: process CPU time instead of the wall clock")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra-op threads (0: TensorFlow's default)")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.repeats = 20, 1
+    if args.interleaved:
+        import tensorflow as tf
+
+        if args.threads:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+        print(f"clock: {'process CPU time' if args.cpu_time else 'wall'}, "
+              f"threads: {args.threads or 'default'}")
+        print("| model | call | batch | ours ms/step | floor ms/step | ratio (median, range) |")
+        print("|---|---|---|---|---|---|")
+        for model in args.models.split(","):
+            interleaved(model, args)
+        return
 
     from measure import machine_description
 

@@ -137,3 +137,28 @@ def test_matrix_resampling_equals_crop_and_resize():
     expected = tf.image.crop_and_resize(images, boxes, tf.range(3), (9, 7),
                                         extrapolation_value=0.25)
     np.testing.assert_allclose(_resample(images, boxes, 0.25), expected, atol=1e-5)
+
+
+def test_blur_and_flips_folded_into_the_resampling_equal_applying_them_in_turn():
+    images = _images((4, 32, 24, 3))
+    folded = generate_standard_transformations(24)(images, rng=tf.random.Generator.from_seed(3))
+    # the same stack applied in turn: resampling, blur (a depthwise convolution), resampling,
+    # flip, with the same random draws
+    unit = 1
+    rng = tf.random.Generator.from_seed(3)
+    out = compose_transformations([
+        pad(unit * 4, 0.0), random_jitter(unit * 2), random_jitter(unit * 2),
+        random_jitter(unit * 4), random_jitter(unit * 4), random_jitter(unit * 4),
+        random_scale((0.92, 0.96))])(images, rng=rng)
+    out = random_blur(sigma_range=(1.0, 1.1))(out, rng=rng)
+    out = compose_transformations([random_jitter(unit), random_jitter(unit)])(out, rng=rng)
+    out = random_flip()(out, rng=rng)
+    np.testing.assert_allclose(folded, out, atol=1e-5)
+    # a blur then a vertical flip between two functions of the images alone
+    steps = [lambda x: x * 2.0, random_blur((1.0, 2.0), 5), random_flip(vertical=True),
+             lambda x: x - 1.0]
+    composed = compose_transformations(steps)(images, rng=tf.random.Generator.from_seed(1))
+    rng = tf.random.Generator.from_seed(1)
+    expected = random_flip(vertical=True)(
+        random_blur((1.0, 2.0), 5)(images * 2.0, rng=rng), rng=rng) - 1.0
+    np.testing.assert_allclose(composed, expected, atol=1e-5)

@@ -48,13 +48,17 @@ def _interpolation(low: tf.Tensor, high: tf.Tensor, size_in: int, size_out: int)
     return weights * tf.cast(inside, tf.float32)[..., None]
 
 
-def _resample(images: tf.Tensor, boxes: tf.Tensor, fill: float = 0.0) -> tf.Tensor:
-    """Each image's normalised `[y1, x1, y2, x2]` box resampled (bilinear) to the image size;
-    outside the image the value is `fill`. The resampling is two batched matrix products
-    (rows, then columns), whose gradient is as cheap as the forward pass."""
-    height, width = int(images.shape[1]), int(images.shape[2])
+def _box_matrices(boxes: tf.Tensor, height: int, width: int) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The `(N, H, H)` row and `(N, W, W)` column interpolation matrices of the boxes."""
     rows = _interpolation(boxes[:, 0], boxes[:, 2], height, height)
     cols = _interpolation(boxes[:, 1], boxes[:, 3], width, width)
+    return rows, cols
+
+
+def _apply_matrices(images: tf.Tensor, rows: tf.Tensor, cols: tf.Tensor) -> tf.Tensor:
+    """`rows @ image @ cols^T` for each image (and channel): `rows` `(N or 1, H, H)` acts on
+    the rows, `cols` `(N or 1, W, W)` on the columns."""
+    height, width = int(images.shape[1]), int(images.shape[2])
     dtype = images.dtype
     batch, channels = tf.shape(images)[0], tf.shape(images)[3]
     # rows: (N, H, H) @ (N, H, W C); columns: (N, W, W) @ (N, W, H C) on the transposed
@@ -63,11 +67,29 @@ def _resample(images: tf.Tensor, boxes: tf.Tensor, fill: float = 0.0) -> tf.Tens
     out = tf.matmul(tf.cast(rows, dtype), tf.reshape(images, (batch, height, -1)))
     out = tf.transpose(tf.reshape(out, (batch, height, width, channels)), [0, 2, 1, 3])
     out = tf.matmul(tf.cast(cols, dtype), tf.reshape(out, (batch, width, -1)))
-    out = tf.transpose(tf.reshape(out, (batch, width, height, channels)), [0, 2, 1, 3])
+    return tf.transpose(tf.reshape(out, (batch, width, height, channels)), [0, 2, 1, 3])
+
+
+def _resample(images: tf.Tensor, boxes: tf.Tensor, fill: float = 0.0) -> tf.Tensor:
+    """Each image's normalised `[y1, x1, y2, x2]` box resampled (bilinear) to the image size;
+    outside the image the value is `fill`. The resampling is two batched matrix products
+    (rows, then columns), whose gradient is as cheap as the forward pass."""
+    height, width = int(images.shape[1]), int(images.shape[2])
+    rows, cols = _box_matrices(boxes, height, width)
+    out = _apply_matrices(images, rows, cols)
     if fill != 0.0:
         covered = tf.reduce_sum(rows, -1)[:, :, None] * tf.reduce_sum(cols, -1)[:, None, :]
-        out += tf.cast(fill * (1.0 - covered), dtype)[..., None]
+        out += tf.cast(fill * (1.0 - covered), images.dtype)[..., None]
     return out
+
+
+def _separable(transformation: Transformation, matrices: Callable) -> Transformation:
+    """Mark `transformation` as the linear map `rows @ image @ cols^T` of each image and
+    channel, `matrices(images, rng) -> (rows, cols)` (drawing the same random numbers as the
+    transformation), so that :func:`compose_transformations` can multiply consecutive ones
+    into a single pair of products."""
+    transformation.matrices = matrices
+    return transformation
 
 
 def _geometric(transformation: Transformation, boxes: Optional[Callable]) -> Transformation:
@@ -170,7 +192,25 @@ def random_blur(sigma_range: Sequence[float] = (1.0, 2.0), kernel_size: int = 10
         images = tf.nn.depthwise_conv2d(images, column, [1, 1, 1, 1], "SAME")
         return tf.nn.depthwise_conv2d(images, row, [1, 1, 1, 1], "SAME")
 
-    return transformation
+    def matrices(images, rng=None):
+        sigma = _rng(rng).uniform((), low, high)
+        line = _gaussian_line(sigma, kernel_size)
+        return (_convolution_matrix(line, int(images.shape[1]))[None],
+                _convolution_matrix(line, int(images.shape[2]))[None])
+
+    return _separable(transformation, matrices)
+
+
+def _convolution_matrix(line: tf.Tensor, size: int) -> tf.Tensor:
+    """The `(size, size)` matrix of the 1-D correlation with `line` under "SAME" zero padding
+    (`floor((k - 1) / 2)` zeros before, the rest after, as TensorFlow's convolutions)."""
+    kernel_size = int(line.shape[0])
+    before = (kernel_size - 1) // 2
+    outputs = tf.range(size)[:, None]
+    taps = tf.range(size)[None, :] - outputs + before  # input j feeds output i via tap j-i+b
+    valid = tf.logical_and(taps >= 0, taps < kernel_size)
+    weights = tf.gather(line, tf.clip_by_value(taps, 0, kernel_size - 1))
+    return tf.where(valid, weights, tf.zeros((), line.dtype))
 
 
 def random_flip(horizontal: bool = True, vertical: bool = False) -> Transformation:
@@ -185,7 +225,22 @@ def random_flip(horizontal: bool = True, vertical: bool = False) -> Transformati
                 images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
         return images
 
-    return transformation
+    def matrices(images, rng=None):
+        generator = _rng(rng)
+        batch = tf.shape(images)[0]
+        found = {}
+        for enabled, axis in ((horizontal, 2), (vertical, 1)):
+            size = int(images.shape[axis])
+            identity = tf.eye(size, dtype=images.dtype)[None]
+            if enabled:  # the same draws as the transformation
+                flip = generator.uniform((batch, 1, 1, 1)) < 0.5
+                found[axis] = tf.where(flip[:, :, :, 0], tf.reverse(identity, axis=[2]),
+                                       identity)
+            else:
+                found[axis] = identity
+        return found[1], found[2]
+
+    return _separable(transformation, matrices)
 
 
 def compose_transformations(transformations: Sequence[Transformation]) -> Transformation:
@@ -194,7 +249,12 @@ def compose_transformations(transformations: Sequence[Transformation]) -> Transf
     Consecutive geometric transformations of this module (`pad` with a zero border,
     `random_jitter`, `random_scale`) are merged into one resampling of each image in the
     composed box: the same geometry, one bilinear interpolation instead of several (sharper,
-    and several times cheaper, its backward pass included).
+    and several times cheaper, its backward pass included). The blur and the flips are linear
+    maps of the rows and of the columns too: with the resamplings around them they are
+    multiplied into one row matrix and one column matrix per image (small `H x H` and `W x W`
+    products), applied to the images by two batched matrix products, so the standard stack
+    costs one resampling, forward and backward, instead of two resamplings, two blur passes
+    and a flip (the same values, up to rounding).
     """
     transformations = list(transformations)
     for index, function in enumerate(transformations):
@@ -204,17 +264,39 @@ def compose_transformations(transformations: Sequence[Transformation]) -> Transf
             )
 
     def transformation(images, rng=None):
-        boxes = None
+        # the pending linear map: matrices, then a box (consecutive resamplings compose
+        # exactly as boxes: one interpolation)
+        height, width = int(images.shape[1]), int(images.shape[2])
+        matrices, boxes = None, None
+
+        def then(matrices, rows, cols):  # `rows, cols` applied after `matrices`
+            if matrices is None:
+                return rows, cols
+            return tf.matmul(rows, matrices[0]), tf.matmul(cols, matrices[1])
+
+        def flushed(matrices, boxes):
+            if boxes is None:
+                return matrices
+            return then(matrices, *_box_matrices(boxes, height, width))
+
         for function in transformations:
             box_of = getattr(function, "boxes", None)
+            matrices_of = getattr(function, "matrices", None)
             if box_of is not None:
                 box = box_of(images, rng)
                 boxes = box if boxes is None else _compose_boxes(boxes, box)
                 continue
-            if boxes is not None:
-                images, boxes = _resample(images, boxes), None
+            if matrices_of is not None:
+                matrices = then(flushed(matrices, boxes), *matrices_of(images, rng))
+                boxes = None
+                continue
+            if matrices is not None or boxes is not None:
+                images = _apply_matrices(images, *flushed(matrices, boxes))
+                matrices, boxes = None, None
             images = apply(function, images, rng)
-        return images if boxes is None else _resample(images, boxes)
+        if matrices is None and boxes is None:
+            return images
+        return _apply_matrices(images, *flushed(matrices, boxes))
 
     return transformation
 
