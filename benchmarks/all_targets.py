@@ -29,7 +29,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,7 +37,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import Bare, make_data  # noqa: E402
+from measure import (  # noqa: E402
+    Bare,
+    add_clock_options,
+    chosen_clock,
+    clock_description,
+    make_data,
+    timed,
+)
 from models import MODELS, NB_CLASSES  # noqa: E402
 
 from xplique.attributions import (  # noqa: E402
@@ -59,13 +65,6 @@ BUILDERS = {
 }
 
 CALLS = ("single", "single_top", "all", "top_k")
-
-
-def timed(fn, clock):
-    start = clock()
-    out = fn()
-    _ = out.numpy() if hasattr(out, "numpy") else out
-    return clock() - start
 
 
 def backward_ratio(model, shape, x, clock, repeats):
@@ -89,23 +88,15 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="3 repeats, 16 images")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with the process CPU time (all threads) instead of the wall "
-                             "clock: the work done, much less sensitive to other processes")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra-op threads (0: TensorFlow's default)")
+    add_clock_options(parser)
     parser.add_argument("--unroll-limit", type=int, default=all_targets.UNROLL_LIMIT,
                         help="unroll the K backward passes up to this K, else parallel-for")
     args = parser.parse_args(argv)
     all_targets.UNROLL_LIMIT = args.unroll_limit  # read when the kernels trace
     if args.quick:
         args.repeats, args.images = 3, min(args.images, 16)
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    clock = time.process_time if args.cpu_time else time.perf_counter
-    print(f"clock: {'process CPU time' if args.cpu_time else 'wall'}, "
-          f"threads: {args.threads or 'default'}, images: {args.images}, "
+    clock = chosen_clock(args)
+    print(f"{clock_description(args)}, images: {args.images}, "
           f"batch_size: {args.batch_size}, K: {NB_CLASSES}, repeats: {args.repeats}, "
           f"unroll limit: {args.unroll_limit}")
     print(f"load average: {os.getloadavg()}")

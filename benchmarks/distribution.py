@@ -34,7 +34,13 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import make_data  # noqa: E402
+from measure import (  # noqa: E402
+    add_clock_options,
+    chosen_clock,
+    clock_description,
+    make_data,
+    timed,
+)
 from models import MODELS  # noqa: E402
 
 
@@ -63,13 +69,6 @@ def deletion(model, x, y, batch_size, **options):
     return lambda: metric(phi)
 
 
-def timed(fn, clock):
-    start = clock()
-    out = fn()
-    _ = out.numpy() if hasattr(out, "numpy") else out
-    return clock() - start
-
-
 def probe(repeats: int = 1_000_000) -> float:
     """Nanoseconds per `active_strategy()` read (the default path's only addition)."""
     from xplique.commons.distribution import active_strategy  # noqa: E402
@@ -87,10 +86,7 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with the process CPU time instead of the wall clock")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra-op threads (0: TensorFlow's default)")
+    add_clock_options(parser)
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--probe", action="store_true")
     args = parser.parse_args(argv)
@@ -98,15 +94,11 @@ def main(argv=None):
         tf.config.set_logical_device_configuration(
             tf.config.list_physical_devices("CPU")[0],
             [tf.config.LogicalDeviceConfiguration() for _ in range(args.replicas)])
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    clock = chosen_clock(args)
     if args.probe:
         print(f"active_strategy(): {probe():.0f} ns per read")
-    clock = time.process_time if args.cpu_time else time.perf_counter
     strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(args.replicas)])
-    print(f"clock: {'process CPU time' if args.cpu_time else 'wall'}, threads: "
-          f"{args.threads or 'default'}, replicas: {strategy.num_replicas_in_sync}, "
+    print(f"{clock_description(args)}, replicas: {strategy.num_replicas_in_sync}, "
           f"load average: {os.getloadavg()}")
     print("| model | method | plain ms / call | strategy ms / call | ratio (median, range) |")
     print("|---|---|---|---|---|")

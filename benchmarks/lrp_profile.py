@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,7 +29,13 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import make_data  # noqa: E402
+from measure import (  # noqa: E402
+    add_clock_options,
+    chosen_clock,
+    clock_description,
+    make_data,
+    timed,
+)
 from models import MODELS  # noqa: E402
 
 from xplique.attributions import LRP, DeepLift, GradientInput  # noqa: E402
@@ -56,13 +61,6 @@ def floor_fn(model):
     return gradient
 
 
-def timed(fn, clock):
-    start = clock()
-    out = fn()
-    _ = out.numpy() if hasattr(out, "numpy") else out
-    return clock() - start
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="small_cnn,resnet_like")
@@ -70,18 +68,10 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="time with the process CPU time (all threads) instead of the wall "
-                             "clock: the work done, much less sensitive to other processes")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra-op threads (0: TensorFlow's default)")
+    add_clock_options(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    clock = time.process_time if args.cpu_time else time.perf_counter
-    print(f"clock: {'process CPU time' if args.cpu_time else 'wall'}, "
-          f"threads: {args.threads or 'default'}")
+    clock = chosen_clock(args)
+    print(clock_description(args))
     names = ["GradientInput"] + [m for m in args.methods.split(",") if m]
     print(f"load average: {os.getloadavg()}")
     print("| model | method | ms / call (median) | ratio to floor (median, range) |")

@@ -146,3 +146,35 @@ def write_marked(path, section: str, start: str, end: str) -> None:
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+def add_clock_options(parser) -> None:
+    """`--cpu-time` and `--threads`: on a shared machine, the process CPU time of
+    single-threaded kernels measures the work, where wall times swing with other processes."""
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the process CPU time (all threads) instead of the wall "
+                             "clock: the work done, much less sensitive to other processes")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra- and inter-op threads (0: TensorFlow's default)")
+
+
+def chosen_clock(args):
+    """Apply `args.threads` to TensorFlow and return the clock `args.cpu_time` asks for."""
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    return time.process_time if args.cpu_time else time.perf_counter
+
+
+def clock_description(args) -> str:
+    """`clock: ..., threads: ...` for the header of a report."""
+    return (f"clock: {'process CPU time' if args.cpu_time else 'wall'}, "
+            f"threads: {args.threads or 'default'}")
+
+
+def timed(fn, clock) -> float:
+    """Seconds on `clock` of one call of `fn`, its result read back (`.numpy()`)."""
+    start = clock()
+    out = fn()
+    _ = out.numpy() if hasattr(out, "numpy") else out
+    return clock() - start

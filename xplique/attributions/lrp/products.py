@@ -86,9 +86,9 @@ def product_ratio(relevance: Product, z: tf.Tensor, epsilon: float,
 
     When the product's factor is one of `rectified`, tensors that are exactly `relu(z)`, the
     same values come from the factor alone (`factor * g / (factor + epsilon)` where `z > 0`,
-    since the factor is then `z`; 0 elsewhere, where the factor is 0): `z` is then not read, and a compiled graph need not
-    keep it apart from its ReLU (the layer, its bias and its ReLU run as one fused kernel, as
-    in the model's own forward pass)."""
+    since the factor is then `z`; 0 elsewhere, where the factor is 0): `z` is then not read,
+    and a compiled graph need not keep it apart from its ReLU (the layer, its bias and its ReLU
+    run as one fused kernel, as in the model's own forward pass)."""
     epsilon = tf.constant(epsilon, relevance.factor.dtype)
     if any(relevance.factor is tensor for tensor in rectified):
         return _rectified_ratio(relevance.factor, relevance.gradient, epsilon)
