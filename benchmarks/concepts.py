@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/concepts.py [--models small_cnn,resnet_like] [--quick]
+    python benchmarks/concepts.py [--models small_cnn,resnet_like] [--quick] [--threads 1]
+        [--importance-only]
     python benchmarks/concepts.py --upstream /tmp/xplique-upstream [--models ...] [--quick]
         [--repeats K] [--rounds K]
 
@@ -20,6 +21,16 @@ of the whole model; Craft fit = the crops' forward passes of `g`; Craft importan
 `N nb_design (R + 2)` forward passes of `h`. The SGD fit and the NMF add solver time, and the
 importance adds `transform` (a pass of `g` and an NMF solve) and the reconstruction `U W` of
 every perturbed latent, which no model floor covers. Numbers are provisional on a shared CPU.
+
+`CraftTf.estimate_importance` is timed interleaved with three floors (each repeat runs them
+and the call and its parts in turn; medians of wall and process CPU time): `h` alone on the
+perturbed latents (the floor above), `U W + h` (the same passes fed by the reconstruction
+`(U * m) W` of each chunk, one compiled tensordot: the work no implementation can skip when `h`
+is a black box) and `g` on the `N` images (the `transform` inside the call). Rows: the whole
+call against `h` alone and against `g + U W + h`, the design scores (the model-evaluation
+part) against `h` alone and `U W + h`, `transform` against `g`, and the Jansen estimator.
+`--importance-only` runs only these rows; `--threads 1` (TensorFlow intra- and inter-op
+threads) makes the CPU-time ratios measure work on a shared machine.
 
 `CraftTf.fit` is also split into its three parts, timed interleaved in one process (each
 repeat runs the floor and each part in turn; medians of wall time and of process CPU time):
@@ -89,6 +100,9 @@ def craft_fit_parts(craft, g, images, shape, repeats):
     import numpy as np  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
+    # pylint: disable-next=import-outside-toplevel
+    from xplique.commons.threads import single_threaded_blas
+
     crops = craft._crops(images)  # pylint: disable=protected-access
     crop_tensor = tf.constant(crops)
     pooled = craft._latents(crops).mean(axis=(1, 2))  # pylint: disable=protected-access
@@ -100,12 +114,16 @@ def craft_fit_parts(craft, g, images, shape, repeats):
         for start in range(0, len(crops), BATCH_SIZE):
             np.asarray(bare_g(crop_tensor[start:start + BATCH_SIZE]))
 
+    def nmf():  # as in fit: one BLAS thread (see commons.threads)
+        with single_threaded_blas():
+            craft._new_reducer().fit_transform(pooled)  # pylint: disable=protected-access
+
     medians = interleaved({
         "floor": floor_g,
         "fit": lambda: craft.fit(images, class_id=0),
         "crops": lambda: craft._crops(images),  # pylint: disable=protected-access
         "activations": lambda: craft._latents(crops),  # pylint: disable=protected-access
-        "nmf": lambda: craft._new_reducer().fit_transform(pooled),  # pylint: disable=W0212
+        "nmf": nmf,
     }, repeats)
     floor_wall, floor_cpu = medians["floor"]
     return [
@@ -116,6 +134,90 @@ def craft_fit_parts(craft, g, images, shape, repeats):
          f"{medians['activations'][1] / floor_cpu:.2f}x)", medians["activations"][0],
          floor_wall),
         ("Craft fit: NMF (solver, no model)", medians["nmf"][0], None),
+    ]
+
+
+def craft_importance_parts(craft, g, h, images, nb_design, repeats):
+    """Rows of `craft.estimate_importance(nb_design=nb_design)` and of its parts, interleaved
+    with their floors (medians of wall and process CPU time; the wall ratio, then the CPU one).
+
+    Floors, compiled bare passes in chunks of `batch_size`, outputs fetched to the host:
+    `h` on the `N nb_design (R + 2)` perturbed latents (the issue's floor); `U W + h`, the same
+    passes fed by the reconstruction `(U * m) W` of each chunk (one compiled tensordot), the
+    work no implementation can skip when `h` is a black box; `g` on the `N` images (the
+    `transform` inside the call). The whole call is compared with `h` alone and with the sum
+    of the three floors' work (`g` + `U W + h`).
+    """
+    import numpy as np  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    # pylint: disable-next=import-outside-toplevel
+    from xplique.attributions.global_sensitivity_analysis import samplers, sobol_estimators
+
+    concepts = craft.number_of_concepts
+    bank = craft.factorization.concept_bank_w
+    coeffs = craft.transform(images)
+    masks = samplers.HaltonSequenceRS(seed=0)(concepts, nb_design)
+    evaluations = len(images) * len(masks)
+    passes = -(-evaluations // BATCH_SIZE)
+    latent_shape = tuple(g.output.shape[1:])
+    image_tensor = tf.constant(images)
+    latent_spec = tf.TensorSpec((None,) + latent_shape, tf.float32)
+    bare_h = tf.function(lambda x: h(x, training=False), input_signature=[latent_spec])
+    bare_g = tf.function(lambda x: g(x, training=False),
+                         input_signature=[tf.TensorSpec((None,) + images.shape[1:], tf.float32)])
+    latents = tf.random.stateless_uniform((BATCH_SIZE,) + latent_shape, seed=(1, 2))
+    rows = np.arange(BATCH_SIZE) % len(masks)
+    chunk_u = tf.constant(coeffs[np.arange(BATCH_SIZE) // len(masks) % len(coeffs)])
+    chunk_m = tf.constant(masks[rows])
+    bank_t = tf.constant(bank)
+    mask_shape = [-1] + [1] * (coeffs.ndim - 2) + [concepts]
+
+    @tf.function(input_signature=[tf.TensorSpec((None,) + coeffs.shape[1:], tf.float32),
+                                  tf.TensorSpec((None, concepts), tf.float32)])
+    def bare_uw_h(u, m):
+        perturbed = u * tf.reshape(m, mask_shape)
+        return h(tf.tensordot(perturbed, bank_t, axes=[[-1], [0]]), training=False)
+
+    def floor_h():
+        for _ in range(passes):
+            np.asarray(bare_h(latents))
+
+    def floor_uw_h():
+        for _ in range(passes):
+            np.asarray(bare_uw_h(chunk_u, chunk_m))
+
+    def floor_g():
+        for start in range(0, len(images), BATCH_SIZE):
+            np.asarray(bare_g(image_tensor[start:start + BATCH_SIZE]))
+
+    scores = craft._design_scores(coeffs, masks, bank, 0)  # pylint: disable=protected-access
+    medians = interleaved({
+        "floor h": floor_h,
+        "floor UW+h": floor_uw_h,
+        "floor g": floor_g,
+        "whole": lambda: craft.estimate_importance(nb_design=nb_design, seed=0),
+        "transform": lambda: craft.transform(images),
+        "scores": lambda: craft._design_scores(  # pylint: disable=protected-access
+            coeffs, masks, bank, 0),
+        "estimator": lambda: sobol_estimators.JansenEstimator()(masks, scores, nb_design),
+    }, repeats)
+    (h_wall, h_cpu), (uw_wall, uw_cpu), (g_wall, g_cpu) = (
+        medians["floor h"], medians["floor UW+h"], medians["floor g"])
+    whole_wall, whole_cpu = medians["whole"]
+    work_wall, work_cpu = g_wall + uw_wall, g_cpu + uw_cpu
+    return [
+        (f"Craft estimate_importance, whole ({evaluations} evals) vs h alone (cpu ratio "
+         f"{whole_cpu / h_cpu:.2f}x)", whole_wall, h_wall),
+        (f"Craft estimate_importance, whole vs g + U W + h (cpu ratio "
+         f"{whole_cpu / work_cpu:.2f}x)", whole_wall, work_wall),
+        (f"Craft importance: design scores vs h alone (model part; cpu ratio "
+         f"{medians['scores'][1] / h_cpu:.2f}x)", medians["scores"][0], h_wall),
+        (f"Craft importance: design scores vs U W + h (cpu ratio "
+         f"{medians['scores'][1] / uw_cpu:.2f}x)", medians["scores"][0], uw_wall),
+        (f"Craft importance: transform vs g on the {len(images)} images (cpu ratio "
+         f"{medians['transform'][1] / g_cpu:.2f}x)", medians["transform"][0], g_wall),
+        ("Craft importance: Jansen estimator (no model)", medians["estimator"][0], None),
     ]
 
 
@@ -147,7 +249,7 @@ def floor(model, shape, kind, evaluations, repeats=3):
     return per_evaluation * evaluations
 
 
-def run(model_name, n, repeats, nb_design, concepts):
+def run(model_name, n, repeats, nb_design, concepts, importance_only=False):
     from xplique.concepts import Cav, CraftTf, Tcav  # pylint: disable=import-outside-toplevel
 
     build, shape = MODELS[model_name][0], MODELS[model_name][1]
@@ -156,6 +258,14 @@ def run(model_name, n, repeats, nb_design, concepts):
     positives, negatives = images[:n], images[n:]
     truncated = keras.Model(model.inputs, model.get_layer("last_conv").output)
     rows = []
+    if importance_only:
+        parts = split_model(model, "last_conv")
+        if parts is None:
+            return [("Craft", None, None)]
+        craft = CraftTf(*parts, number_of_concepts=concepts, batch_size=BATCH_SIZE,
+                        patch_size=shape[0] // 2)
+        craft.fit(positives, class_id=0)
+        return craft_importance_parts(craft, *parts, positives, nb_design, max(repeats, 5))
 
     cav_floor = floor(truncated, shape, "forward", 2 * n)
     for classifier in ("mean", "SGD"):
@@ -189,15 +299,7 @@ def run(model_name, n, repeats, nb_design, concepts):
     seconds_tf = timed(lambda: on_device.fit(positives, class_id=0), repeats)
     rows.append((f"Craft fit, nmf='tf' ({crops} crops)", seconds_tf,
                  floor(g, shape, "forward", crops)))
-    seconds = timed(lambda: craft.estimate_importance(nb_design=nb_design, seed=0), repeats)
-    evaluations = n * nb_design * (concepts + 2)
-    latent_shape = tuple(g.output.shape[1:])
-    h_bare = Bare(h, latent_shape)
-    h_bare.seconds_per_evaluation("forward", BATCH_SIZE, passes=1)  # warm-up: tracing
-    per = statistics.median(h_bare.seconds_per_evaluation("forward", BATCH_SIZE, passes=20)
-                            for _ in range(3))
-    rows.append((f"Craft estimate_importance ({evaluations} evals)", seconds,
-                 per * evaluations))
+    rows.extend(craft_importance_parts(craft, g, h, positives, nb_design, max(repeats, 5)))
     return rows
 
 
@@ -304,8 +406,18 @@ def main():
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per measure")
     parser.add_argument("--rounds", type=int, default=1,
                         help="with --upstream: alternate ours/Xplique's processes this often")
+    parser.add_argument("--importance-only", action="store_true",
+                        help="time only CraftTf.estimate_importance and its parts")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra- and inter-op threads (0: TensorFlow's default);"
+                             " with 1 the CPU-time ratios measure work on a shared machine")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     n, repeats, nb_design = (64, 2, 8) if args.quick else (256, 5, 32)
     repeats = repeats if args.repeats is None else args.repeats
     if args.worker is not None:
@@ -315,10 +427,12 @@ def main():
         compare(args, n, repeats, nb_design, 10)
         return
     print(machine_description())
+    print(f"threads: {args.threads or 'default'}")
     print("| model | call | time (s) | floor (s) | ratio |")
     print("|---|---|---|---|---|")
     for model_name in args.models.split(","):
-        for name, seconds, floor_seconds in run(model_name, n, repeats, nb_design, 10):
+        for name, seconds, floor_seconds in run(model_name, n, repeats, nb_design, 10,
+                                                args.importance_only):
             if seconds is None:
                 print(f"| {model_name} | {name} | n/a (layers after last_conv not a chain) "
                       "| | |")

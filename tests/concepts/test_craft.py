@@ -351,3 +351,50 @@ def test_craft_with_tf_nmf_recovers_parts_and_importance():
     assert int(np.argmax(importances)) == matched[0]
     with pytest.raises(ValueError, match="nmf"):
         CraftTf(g, h, nmf="cuda")
+
+
+def blas_threads():
+    """Thread counts of the loaded BLAS libraries (numpy loads at least one)."""
+    import threadpoolctl  # scikit-learn's dependency
+
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+def test_nmf_solves_with_one_blas_thread_and_unchanged_results(fitted, monkeypatch):
+    """fit's and transform's NMF run with one BLAS thread (idle BLAS threads would spin on the
+    cores the design scores need), give scikit-learn's factorization bit for bit, and leave
+    the caller's BLAS thread counts as they were."""
+    import threadpoolctl
+    from sklearn.decomposition import NMF
+
+    craft, images, _ = fitted
+    seen = []
+
+    class Recording(NMF):
+        def fit_transform(self, X, y=None, W=None, H=None):
+            seen.append(blas_threads())
+            return super().fit_transform(X, y, W, H)
+
+        def transform(self, X):
+            seen.append(blas_threads())
+            return super().transform(X)
+
+    other = CraftTf(craft.input_to_latent_model, craft.latent_to_logit_model,
+                    number_of_concepts=R, batch_size=32, patch_size=8)
+    monkeypatch.setattr(other, "_new_reducer",
+                        lambda: Recording(n_components=R, alpha_W=1e-2, random_state=0))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        crops, crops_u, bank = other.fit(images, class_id=0)
+        coeffs = other.transform(images[:3])
+        after = blas_threads()
+        reference = NMF(n_components=R, alpha_W=1e-2, random_state=0)
+        latents = np.maximum(crops, 0.0).mean(axis=(1, 2))  # g is a ReLU
+        expected_u = reference.fit_transform(latents.astype(np.float64))
+        expected = reference.transform(images[:3].reshape(-1, C).astype(np.float64))
+    assert before and after == before
+    assert len(seen) == 2 and all(counts == [1] * len(counts) for counts in seen)
+    np.testing.assert_array_equal(crops_u, expected_u.astype(np.float32))
+    np.testing.assert_array_equal(bank, reference.components_.astype(np.float32))
+    np.testing.assert_array_equal(coeffs, expected.astype(np.float32).reshape(3, S, S, R))

@@ -15,6 +15,7 @@ import numpy as np
 
 from xplique.attributions.global_sensitivity_analysis.samplers import HaltonSequenceRS
 from xplique.attributions.global_sensitivity_analysis.sobol_estimators import JansenEstimator
+from xplique.commons.threads import single_threaded_blas
 from xplique.commons.validation import ensure_positive_int
 
 #: One colour per concept (RGB in [0, 1]), cycled; plots turn them into colour maps.
@@ -120,7 +121,11 @@ class BaseCraft(abc.ABC):
     :mod:`xplique.attributions.global_sensitivity_analysis`) and evaluates `h(M U W)` for every
     (image, mask) pair in chunks of `batch_size` pairs, images and masks mixed in one chunk,
     instead of one loop per image. A 4-D `U` is masked by the same mask at every position.
-    Negative latents raise a ValueError (NMF needs non-negative data).
+    Negative latents raise a ValueError (NMF needs non-negative data). The NMF (`fit`,
+    `transform`) runs with one BLAS thread
+    (:func:`~xplique.commons.threads.single_threaded_blas`): its coordinate descent is
+    sequential, and idle BLAS threads would otherwise spin on the cores the model evaluations
+    that follow need.
     """
 
     factorization: Optional[Factorization]
@@ -189,7 +194,8 @@ class BaseCraft(abc.ABC):
             activations = activations.mean(axis=(1, 2))
         activations = activations.reshape(len(activations), -1)
         reducer = self._new_reducer()
-        crops_u = reducer.fit_transform(activations.astype(np.float64)).astype(np.float32)
+        with single_threaded_blas():
+            crops_u = reducer.fit_transform(activations.astype(np.float64)).astype(np.float32)
         bank = reducer.components_.astype(np.float32)
         self.factorization = Factorization(inputs, class_id, crops, reducer, crops_u, bank)
         self.sensitivity = None
@@ -225,7 +231,8 @@ class BaseCraft(abc.ABC):
             activations = self._channels_last_latents(activations)
         activations = self._checked(activations, "activations")
         flat = activations.reshape(-1, activations.shape[-1]).astype(np.float64)
-        coeffs = reducer.transform(flat).astype(np.float32)
+        with single_threaded_blas():
+            coeffs = reducer.transform(flat).astype(np.float32)
         return coeffs.reshape(activations.shape[:-1] + (self.number_of_concepts,))
 
     def estimate_importance(self, inputs=None, nb_design: int = 32, *, seed=None) -> np.ndarray:

@@ -17,6 +17,7 @@ from xplique.commons.prediction_types import (
     TfMultiBoxTensor,
     kept_boxes,
 )
+from xplique.commons.threads import single_threaded_blas
 from xplique.commons.validation import ensure_choice, ensure_float, ensure_positive_int
 from xplique.concepts.craft.base import CONCEPT_COLOURS, Factorization
 from xplique.concepts.craft.holistic_reducers import (
@@ -202,7 +203,8 @@ class HolisticCraft:
         latents = self._latents(self._images(inputs))
         reducer = self._new_factorizer()
         flat = latents.reshape(-1, latents.shape[-1])
-        coeffs = np.asarray(reducer.fit_transform(flat), np.float32)
+        with single_threaded_blas():  # idle BLAS threads would spin on the kernels' cores
+            coeffs = np.asarray(reducer.fit_transform(flat), np.float32)
         self._reducer = reducer
         self.concept_bank_w = np.asarray(reducer.components_, np.float32)
         self.coeffs_u = coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
@@ -227,8 +229,9 @@ class HolisticCraft:
         return self._coefficients(self._latents(self._images(inputs, resize)), reducer)
 
     def _coefficients(self, latents: np.ndarray, reducer) -> np.ndarray:
-        coeffs = np.asarray(reducer.transform(latents.reshape(-1, latents.shape[-1])),
-                            np.float32)
+        with single_threaded_blas():
+            coeffs = np.asarray(reducer.transform(latents.reshape(-1, latents.shape[-1])),
+                                np.float32)
         return coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
 
     def encode(self, inputs, resize=None, differentiable=False) -> List[EncodedData]:
