@@ -296,3 +296,24 @@ def test_every_target_kernels_distribute_across_replicas():
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     worst = float(done.stdout.split("WORST")[-1])
     assert worst <= 1e-5
+
+
+def test_forgrad_filters_each_of_the_k_maps_and_tta_refuses():
+    """FORGrad of every target equals FORGrad of each single-target call; TTA says why not."""
+    from xplique.attributions import TTA, FORGrad
+
+    model = model_for("images")
+    x = inputs_for("images", 3)
+    wrapped = FORGrad(Saliency(model, batch_size=2), sigma=3)
+    every = wrapped(x, "all").numpy()
+    assert every.shape[:2] == (3, NB_OUTPUTS)
+    for k in range(NB_OUTPUTS):
+        np.testing.assert_allclose(every[:, k], wrapped(x, np.full(3, k)).numpy(), atol=1e-6)
+    best = wrapped(x, top_k=2).numpy()
+    top = tf.math.top_k(model(x), k=2).indices.numpy()
+    for n in range(3):
+        np.testing.assert_allclose(best[n], every[n, top[n]], atol=1e-6)
+    with pytest.raises(ValueError, match="TTA does not take"):
+        TTA(Saliency(model))(x, top_k=2)
+    with pytest.raises(ValueError, match="TTA does not take"):
+        TTA(Saliency(model))(x, "all")

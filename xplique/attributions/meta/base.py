@@ -1,6 +1,7 @@
 """The abstract base of meta-explainers: an explainer wrapped, with the same interface."""
 
 import abc
+from typing import Optional
 
 import tensorflow as tf
 
@@ -19,12 +20,15 @@ class MetaExplainer(Distributed, abc.ABC):
     distributed_methods = ("__init__", "explain")
 
     @abc.abstractmethod
-    def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
-        """The explanations of `inputs` for `targets`, from the wrapped explainer's."""
+    def explain(self, inputs: InputsLike, targets: TargetsLike = None, *,
+                top_k: Optional[int] = None) -> tf.Tensor:
+        """The explanations of `inputs` for `targets` (or `targets="all"`, `top_k=K`, as the
+        wrapped explainer takes them), from the wrapped explainer's."""
 
-    def __call__(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
+    def __call__(self, inputs: InputsLike, targets: TargetsLike = None, *,
+                 top_k: Optional[int] = None) -> tf.Tensor:
         """Alias of :meth:`explain`."""
-        return self.explain(inputs, targets)
+        return self.explain(inputs, targets, top_k=top_k)
 
     @property
     def model(self):

@@ -1,5 +1,7 @@
 """FORGrad as a meta-explainer: any explainer's maps, low-pass filtered."""
 
+from typing import Optional
+
 import tensorflow as tf
 
 from xplique.attributions.meta.base import MetaExplainer, ensure_explainer
@@ -40,6 +42,12 @@ class FORGrad(MetaExplainer):
         if not self.sigma > 0:
             raise ValueError(f"`sigma` must be > 0. Received: sigma={sigma!r}")
 
-    def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
-        """The wrapped explainer's explanations, filtered (same shape)."""
-        return forgrad(self.explainer.explain(inputs, targets), self.sigma)
+    def explain(self, inputs: InputsLike, targets: TargetsLike = None, *,
+                top_k: Optional[int] = None) -> tf.Tensor:
+        """The wrapped explainer's explanations, filtered (same shape). With
+        `targets="all"` or `top_k`, each of the `(N, K, ...)` maps is filtered on its own."""
+        if top_k is None and not (isinstance(targets, str) and targets == "all"):
+            return forgrad(self.explainer.explain(inputs, targets), self.sigma)
+        maps = self.explainer.explain(inputs, targets, top_k=top_k)
+        merged = tf.reshape(maps, tf.concat([[-1], tf.shape(maps)[2:]], 0))
+        return tf.reshape(forgrad(merged, self.sigma), tf.shape(maps))

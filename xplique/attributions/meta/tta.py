@@ -1,6 +1,6 @@
 """Test-time augmentation of explanations."""
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import tensorflow as tf
 
@@ -71,8 +71,18 @@ class TTA(MetaExplainer):
         self.flips = flips
         self._compiled = {}
 
-    def explain(self, inputs: InputsLike, targets: TargetsLike = None) -> tf.Tensor:
-        """The explanations averaged over the augmented copies, in the inputs' geometry."""
+    def explain(self, inputs: InputsLike, targets: TargetsLike = None, *,
+                top_k: Optional[int] = None) -> tf.Tensor:
+        """The explanations averaged over the augmented copies, in the inputs' geometry.
+
+        `targets="all"` and `top_k` are refused: the top classes of each augmented copy may
+        differ from the original's, so their average would mix maps of different classes.
+        """
+        if top_k is not None or (isinstance(targets, str) and targets == "all"):
+            raise ValueError(
+                "TTA does not take targets='all' or top_k: each augmented copy could rank the "
+                "classes differently. Pass the classes as targets, one call per class. "
+                f"Received: targets={targets!r}, top_k={top_k!r}")
         parts: List[tf.Tensor] = []
         batch_size = getattr(self.explainer, "batch_size", 32)
         for images, group_targets in iter_groups(inputs, targets, batch_size):
