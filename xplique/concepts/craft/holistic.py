@@ -20,6 +20,11 @@ from xplique.commons.prediction_types import (
 from xplique.commons.threads import single_threaded_blas
 from xplique.commons.validation import ensure_choice, ensure_float, ensure_positive_int
 from xplique.concepts.craft.base import CONCEPT_COLOURS, Factorization
+from xplique.concepts.craft.concept_models import (
+    LOCALIZER_REDUCERS,
+    ConceptDecoder,
+    ConceptLocalizer,
+)
 from xplique.concepts.craft.holistic_reducers import (
     reduce_to_importance,
     reduce_to_prevalence,
@@ -30,54 +35,6 @@ from xplique.concepts.craft.latent_extractor import (
     LatentExtractor,
     PartialExplainer,
 )
-from xplique.concepts.craft.nnls import nonnegative_coefficients
-
-#: Concept-map reductions of the concept localizer.
-LOCALIZER_REDUCERS = {"mean": tf.reduce_mean, "sum": tf.reduce_sum, "max": tf.reduce_max}
-
-
-class _ConceptDecoder(tf.Module):
-    """`u -> h(u W)`: concept coefficients to model outputs (the model of the explainers)."""
-
-    def __init__(self, extractor: LatentExtractor, bank):
-        super().__init__()
-        self._extractor = extractor
-        self.bank = tf.constant(bank, tf.float32)
-
-    def __call__(self, coeffs):
-        latents = tf.tensordot(tf.cast(coeffs, tf.float32), self.bank, axes=[[-1], [0]])
-        return self._extractor.logit_graph(latents)
-
-
-class _ConceptLocalizer(tf.Module):
-    """Channels-last images to one score per concept `(n, R)`: the concept map of each image
-    (coefficients of `g(x)` on the bank, by :func:`~.nnls.nonnegative_coefficients`) reduced
-    over its positions."""
-
-    def __init__(self, extractor: LatentExtractor, bank, penalty: float, reducer):
-        super().__init__()
-        self._extractor = extractor
-        self.bank = tf.constant(bank, tf.float32)
-        self.penalty = float(penalty)
-        self._reducer = reducer
-
-    def coefficients(self, images):
-        """Concept maps `(n, ..., R)` of channels-last images."""
-        return self.latent_coefficients(self._extractor.latent_graph(tf.cast(images,
-                                                                           tf.float32)))
-
-    def latent_coefficients(self, latents):
-        """Concept maps `(n, ..., R)` of channels-last latents `(n, ..., c)`."""
-        flat = tf.reshape(latents, [-1, tf.shape(latents)[-1]])
-        coeffs = nonnegative_coefficients(flat, self.bank, self.penalty)
-        return tf.reshape(coeffs, tf.concat([tf.shape(latents)[:-1], [-1]], 0))
-
-    def __call__(self, images):
-        coeffs = self.coefficients(images)
-        if callable(self._reducer) and self._reducer not in LOCALIZER_REDUCERS.values():
-            return tf.cast(self._reducer(coeffs), tf.float32)
-        axes = list(range(1, coeffs.shape.rank - 1))
-        return self._reducer(coeffs, axis=axes) if axes else coeffs
 
 
 def _structured(outputs: tf.Tensor) -> StructuredPrediction:
@@ -273,9 +230,9 @@ class HolisticCraft:
                             coeffs[start:start + self.batch_size])
                 for start in range(0, int(latents.shape[0]), self.batch_size)]
 
-    def _decoder(self) -> _ConceptDecoder:
+    def _decoder(self) -> ConceptDecoder:
         self.check_if_fitted()
-        return _ConceptDecoder(self.latent_extractor, self.concept_bank_w)
+        return ConceptDecoder(self.latent_extractor, self.concept_bank_w)
 
     def _decoded(self, coeffs_u) -> tf.Tensor:
         """Raw model outputs `h(U W)` of coefficients `coeffs_u`, in batches."""
@@ -471,7 +428,7 @@ class HolisticCraft:
                 "`concept_reducer` must be 'mean', 'sum', 'max' or a callable. Received: "
                 f"concept_reducer={concept_reducer!r}"
             )
-        return _ConceptLocalizer(self.latent_extractor, self.concept_bank_w, self._penalty(),
+        return ConceptLocalizer(self.latent_extractor, self.concept_bank_w, self._penalty(),
                                  reducer)
 
     def _concept_ids(self, concept_ids, name="concept_ids") -> List[int]:
