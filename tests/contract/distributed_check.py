@@ -7,8 +7,8 @@ one device and once with `strategy=MirroredStrategy(2 devices)` (and once more u
 `strategy.scope()` with `strategy=None`). It writes, per subject, the largest difference between
 the runs and where the model's layers ran while the strategy was active: `replica` (inside
 `strategy.run`) or `cross` (on one device, which the contract forbids: the whole `batch_size`
-chunk would run on one replica). Every public class taking `strategy` must appear, so a module
-that lands later cannot skip the check.
+chunk would run on one replica). Every public method and metric must take the keyword-only
+`strategy` and appear among the subjects, so a module that lands later cannot skip the check.
 
 `batch_size=3` on 5 inputs gives uneven chunks (3 then 2, split 1 + 2 and 1 + 1 rows), and a
 few subjects also run with `batch_size=1`, where one replica's share is empty.
@@ -200,17 +200,32 @@ def check(subject, strategy) -> dict:
     return report
 
 
-def strategy_classes() -> list:
-    """Every public method and metric class whose constructor takes `strategy`."""
-    names = []
+#: Public classes of the two modules that are neither methods nor metrics.
+NOT_METHODS = {"ModelRandomizationStrategy", "ProgressiveLayerRandomization"}
+
+
+def public_classes() -> dict:
+    """Every public attribution method and metric class, by name (bases excluded)."""
+    found = {}
     for module in (attributions, metrics):
         for name in module.__all__:
             cls = getattr(module, name)
             if inspect.isclass(cls) and not inspect.isabstract(cls) \
-                    and not name.startswith("Base"):
-                if "strategy" in inspect.signature(cls).parameters:
-                    names.append(name)
-    return names
+                    and not name.startswith("Base") and name not in NOT_METHODS:
+                found[name] = cls
+    return found
+
+
+def without_strategy() -> list:
+    """Public classes that do not take the keyword-only `strategy`, or whose calls would not
+    run under it (not built on :class:`~xplique.commons.distribution.Distributed`)."""
+    missing = []
+    for name, cls in public_classes().items():
+        parameter = inspect.signature(cls).parameters.get("strategy")
+        if parameter is None or parameter.kind is not inspect.Parameter.KEYWORD_ONLY \
+                or not issubclass(cls, distribution.Distributed):
+            missing.append(name)
+    return sorted(missing)
 
 
 def main(path: str):
@@ -231,7 +246,8 @@ def main(path: str):
             reports[key] = {"error": f"{type(error).__name__}: {error}"}
     covered = {subject.name for subject in subjects}
     result = {"replicas": strategy.num_replicas_in_sync, "subjects": reports,
-              "uncovered": sorted(set(strategy_classes()) - covered)}
+              "uncovered": sorted(set(public_classes()) - covered),
+              "without_strategy": without_strategy()}
     with open(path, "w", encoding="utf-8") as file:
         json.dump(result, file, indent=1)
 

@@ -32,7 +32,8 @@ def reports(tmp_path_factory):
 
 def test_two_replicas_and_every_public_class_covered(reports):
     assert reports["replicas"] == 2
-    assert reports["uncovered"] == []
+    assert reports["uncovered"] == []  # every public method and metric is checked
+    assert reports["without_strategy"] == []  # and takes the keyword-only `strategy`
 
 
 def test_the_detector_sees_an_undistributed_kernel(reports):
