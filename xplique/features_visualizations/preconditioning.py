@@ -69,14 +69,30 @@ def recorrelate_colors(images: tf.Tensor) -> tf.Tensor:
     return tf.tensordot(images, tf.constant(COLOR_CORRELATION.T), axes=[[-1], [0]])
 
 
+def recorrelate_colors_channels_first(planes: tf.Tensor) -> tf.Tensor:
+    """:func:`recorrelate_colors` of channels-first images `(N, C, H, W)`: one product of the
+    colour matrix with each image's `(C, H W)` planes."""
+    if planes.shape[1] != 3:
+        return planes
+    shape = tf.shape(planes)
+    mixed = tf.matmul(tf.constant(COLOR_CORRELATION), tf.reshape(planes, (shape[0], 3, -1)))
+    return tf.reshape(mixed, shape)
+
+
 def fft_to_rgb(shape: Sequence[int], buffer: tf.Tensor, fft_scale: tf.Tensor) -> tf.Tensor:
     """Images `(N, H, W, C)` from a Fourier buffer of :func:`fft_image`: the spectrum
     `complex(buffer) * fft_scale` back to pixels (inverse real FFT), divided by 4."""
+    return tf.transpose(fft_to_channels_first(shape, buffer, fft_scale), [0, 2, 3, 1])
+
+
+def fft_to_channels_first(shape: Sequence[int], buffer: tf.Tensor, fft_scale: tf.Tensor
+                          ) -> tf.Tensor:
+    """The images of :func:`fft_to_rgb`, channels first: `(N, C, H, W)` (the inverse FFT's
+    own layout)."""
     height, width = int(shape[1]), int(shape[2])
     real, imaginary = tf.unstack(buffer, 2, axis=0)  # its gradient is a stack, not 2 scatters
     spectrum = tf.complex(real, imaginary) * tf.cast(fft_scale, tf.complex64)
-    images = tf.signal.irfft2d(spectrum, fft_length=[height, width])  # (N, C, H, W)
-    return tf.transpose(images, [0, 2, 3, 1]) / 4.0
+    return tf.signal.irfft2d(spectrum, fft_length=[height, width]) / 4.0  # (N, C, H, W)
 
 
 def init_maco_buffer(image_shape: Sequence[int], std_deviation: float = 1.0, *,

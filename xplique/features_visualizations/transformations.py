@@ -19,21 +19,28 @@ shrinking the content to keep the size. The resampling is bilinear, with
 gradient of `crop_and_resize` with respect to the image is a slow scatter on CPU).
 """
 
+import functools
 import inspect
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
+from xplique.commons.compiled import fused
+
 Transformation = Callable[..., tf.Tensor]
+
+#: `(batch, height, width)` of a batch of images: the batch an int or a scalar tensor, the
+#: height and width static ints (what the pure constructions of boxes and matrices need).
+Shape = Tuple[object, int, int]
 
 
 def _rng(rng: Optional[tf.random.Generator]) -> tf.random.Generator:
     return rng if rng is not None else tf.random.get_global_generator()
 
 
-def _size(images: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-    shape = tf.shape(images)
-    return tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+def _shape(images: tf.Tensor) -> Shape:
+    batch = images.shape[0] if images.shape[0] is not None else tf.shape(images)[0]
+    return batch, int(images.shape[1]), int(images.shape[2])
 
 
 def _interpolation(low: tf.Tensor, high: tf.Tensor, size_in: int, size_out: int) -> tf.Tensor:
@@ -83,20 +90,44 @@ def _resample(images: tf.Tensor, boxes: tf.Tensor, fill: float = 0.0) -> tf.Tens
     return out
 
 
-def _separable(transformation: Transformation, matrices: Callable) -> Transformation:
+def _no_draw(shape, rng=None):  # pylint: disable=unused-argument
+    return ()
+
+
+def _separable(transformation: Transformation, draw: Callable, matrices_from: Callable
+               ) -> Transformation:
     """Mark `transformation` as the linear map `rows @ image @ cols^T` of each image and
-    channel, `matrices(images, rng) -> (rows, cols)` (drawing the same random numbers as the
-    transformation), so that :func:`compose_transformations` can multiply consecutive ones
-    into a single pair of products."""
-    transformation.matrices = matrices
+    channel, so that :func:`compose_transformations` can multiply consecutive ones into a
+    single pair of products. Its randomness is split from its arithmetic:
+    `draw(shape, rng) -> tuple` draws the random numbers (the same calls as the
+    transformation), `matrices_from(shape, *draws) -> (rows, cols)` is a pure function of
+    them (`shape` as :data:`Shape`); `matrices(images, rng)` chains both."""
+    transformation.draw = draw
+    transformation.matrices_from = matrices_from
+    transformation.matrices = lambda images, rng=None: matrices_from(
+        _shape(images), *draw(_shape(images), rng))
     return transformation
 
 
-def _geometric(transformation: Transformation, boxes: Optional[Callable]) -> Transformation:
-    """Mark `transformation` as a resampling of each image in a box (`boxes(images, rng)`,
-    normalised `[y1, x1, y2, x2]`, zeros outside), so that :func:`compose_transformations`
-    can merge consecutive ones into a single resampling."""
-    transformation.boxes = boxes
+def _geometric(transformation: Transformation, draw: Optional[Callable],
+               boxes_from: Optional[Callable]) -> Transformation:
+    """Mark `transformation` as a resampling of each image in a box (normalised
+    `[y1, x1, y2, x2]`, zeros outside), so that :func:`compose_transformations` can merge
+    consecutive ones into a single resampling: `draw(shape, rng) -> tuple` draws its random
+    numbers, `boxes_from(shape, *draws)` is a pure function of them, `boxes(images, rng)`
+    chains both. `boxes_from=None` marks a transformation that is not a zero-border
+    resampling (it is applied on its own)."""
+    transformation.draw = draw
+    transformation.boxes_from = boxes_from
+    transformation.boxes = None if boxes_from is None else (
+        lambda images, rng=None: boxes_from(_shape(images), *draw(_shape(images), rng)))
+    return transformation
+
+
+def _identity(transformation: Transformation) -> Transformation:
+    """Mark `transformation` as the identity (it draws nothing)."""
+    transformation.identity = True
+    transformation.boxes = None
     return transformation
 
 
@@ -113,20 +144,24 @@ def pad(size: int = 6, pad_value: float = 0.0) -> Transformation:
     image keeps its size)."""
     size = int(size)
 
-    def boxes(images, rng=None):  # pylint: disable=unused-argument
-        height, width = _size(images)
-        inner_h = tf.maximum(height - 1.0 - 2.0 * size, 1.0)
-        inner_w = tf.maximum(width - 1.0 - 2.0 * size, 1.0)
-        box = tf.stack([-size / inner_h, -size / inner_w,
-                        (height - 1.0 - size) / inner_h, (width - 1.0 - size) / inner_w])
-        return tf.tile(box[None], [tf.shape(images)[0], 1])
+    def boxes_from(shape):
+        batch, height, width = shape
+        inner_h = max(height - 1.0 - 2.0 * size, 1.0)
+        inner_w = max(width - 1.0 - 2.0 * size, 1.0)
+        box = tf.constant([-size / inner_h, -size / inner_w,
+                           (height - 1.0 - size) / inner_h, (width - 1.0 - size) / inner_w],
+                          tf.float32)
+        return tf.tile(box[None], [batch, 1])
 
-    def transformation(images, rng=None):
+    def transformation(images, rng=None):  # pylint: disable=unused-argument
         if size == 0:
             return images
-        return _resample(images, boxes(images, rng), float(pad_value))
+        return _resample(images, boxes_from(_shape(images)), float(pad_value))
 
-    return _geometric(transformation, boxes if float(pad_value) == 0.0 and size else None)
+    if size == 0:
+        return _identity(transformation)
+    return _geometric(transformation, _no_draw,
+                      boxes_from if float(pad_value) == 0.0 else None)
 
 
 def random_jitter(delta: int = 6) -> Transformation:
@@ -135,19 +170,23 @@ def random_jitter(delta: int = 6) -> Transformation:
     as Xplique's random crop followed by the resize to the model input)."""
     delta = int(delta)
 
-    def boxes(images, rng=None):
-        height, width = _size(images)
-        offsets = _rng(rng).uniform((tf.shape(images)[0], 2), 0.0, float(delta))
-        span_h, span_w = tf.maximum(height - 1.0, 1.0), tf.maximum(width - 1.0, 1.0)
+    def draw(shape, rng=None):
+        return (_rng(rng).uniform((shape[0], 2), 0.0, float(delta)),)
+
+    def boxes_from(shape, offsets):
+        _, height, width = shape
+        span_h, span_w = max(height - 1.0, 1.0), max(width - 1.0, 1.0)
         top, left = offsets[:, 0] / span_h, offsets[:, 1] / span_w
         return tf.stack([top, left, top + 1.0 - delta / span_h, left + 1.0 - delta / span_w], 1)
 
     def transformation(images, rng=None):
         if delta == 0:
             return images
-        return _resample(images, boxes(images, rng))
+        return _resample(images, boxes_from(_shape(images), *draw(_shape(images), rng)))
 
-    return _geometric(transformation, boxes if delta else None)
+    if delta == 0:
+        return _identity(transformation)
+    return _geometric(transformation, draw, boxes_from)
 
 
 def random_scale(scale_range: Sequence[float] = (0.95, 1.05)) -> Transformation:
@@ -155,15 +194,17 @@ def random_scale(scale_range: Sequence[float] = (0.95, 1.05)) -> Transformation:
     (below 1 the border shows zeros)."""
     low, high = float(scale_range[0]), float(scale_range[1])
 
-    def boxes(images, rng=None):
-        scales = _rng(rng).uniform((tf.shape(images)[0],), low, high)
+    def draw(shape, rng=None):
+        return (_rng(rng).uniform((shape[0],), low, high),)
+
+    def boxes_from(shape, scales):  # pylint: disable=unused-argument
         half = 0.5 / scales
         return tf.stack([0.5 - half, 0.5 - half, 0.5 + half, 0.5 + half], 1)
 
     def transformation(images, rng=None):
-        return _resample(images, boxes(images, rng))
+        return _resample(images, boxes_from(_shape(images), *draw(_shape(images), rng)))
 
-    return _geometric(transformation, boxes)
+    return _geometric(transformation, draw, boxes_from)
 
 
 def _gaussian_line(sigma: tf.Tensor, kernel_size: int) -> tf.Tensor:
@@ -192,13 +233,15 @@ def random_blur(sigma_range: Sequence[float] = (1.0, 2.0), kernel_size: int = 10
         images = tf.nn.depthwise_conv2d(images, column, [1, 1, 1, 1], "SAME")
         return tf.nn.depthwise_conv2d(images, row, [1, 1, 1, 1], "SAME")
 
-    def matrices(images, rng=None):
-        sigma = _rng(rng).uniform((), low, high)
-        line = _gaussian_line(sigma, kernel_size)
-        return (_convolution_matrix(line, int(images.shape[1]))[None],
-                _convolution_matrix(line, int(images.shape[2]))[None])
+    def draw(shape, rng=None):  # pylint: disable=unused-argument
+        return (_rng(rng).uniform((), low, high),)
 
-    return _separable(transformation, matrices)
+    def matrices_from(shape, sigma):
+        line = _gaussian_line(sigma, kernel_size)
+        return (_convolution_matrix(line, shape[1])[None],
+                _convolution_matrix(line, shape[2])[None])
+
+    return _separable(transformation, draw, matrices_from)
 
 
 def _convolution_matrix(line: tf.Tensor, size: int) -> tf.Tensor:
@@ -225,22 +268,26 @@ def random_flip(horizontal: bool = True, vertical: bool = False) -> Transformati
                 images = tf.where(flip, tf.reverse(images, axis=[axis]), images)
         return images
 
-    def matrices(images, rng=None):
+    def draw(shape, rng=None):  # the same draws as the transformation
         generator = _rng(rng)
-        batch = tf.shape(images)[0]
+        batch = shape[0]
+        return tuple(generator.uniform((batch, 1, 1, 1))
+                     for enabled in (horizontal, vertical) if enabled)
+
+    def matrices_from(shape, *draws):
+        draws = list(draws)
         found = {}
         for enabled, axis in ((horizontal, 2), (vertical, 1)):
-            size = int(images.shape[axis])
-            identity = tf.eye(size, dtype=images.dtype)[None]
-            if enabled:  # the same draws as the transformation
-                flip = generator.uniform((batch, 1, 1, 1)) < 0.5
+            identity = tf.eye(shape[axis], dtype=tf.float32)[None]
+            if enabled:
+                flip = draws.pop(0) < 0.5
                 found[axis] = tf.where(flip[:, :, :, 0], tf.reverse(identity, axis=[2]),
                                        identity)
             else:
                 found[axis] = identity
         return found[1], found[2]
 
-    return _separable(transformation, matrices)
+    return _separable(transformation, draw, matrices_from)
 
 
 def compose_transformations(transformations: Sequence[Transformation]) -> Transformation:
@@ -254,7 +301,9 @@ def compose_transformations(transformations: Sequence[Transformation]) -> Transf
     multiplied into one row matrix and one column matrix per image (small `H x H` and `W x W`
     products), applied to the images by two batched matrix products, so the standard stack
     costs one resampling, forward and backward, instead of two resamplings, two blur passes
-    and a flip (the same values, up to rounding).
+    and a flip (the same values, up to rounding). The random numbers of such a run are drawn
+    first (the same generator calls as one transformation after the other) and its matrices
+    built from them by one XLA-compiled function where XLA runs (:func:`fused`).
     """
     transformations = list(transformations)
     for index, function in enumerate(transformations):
@@ -262,43 +311,120 @@ def compose_transformations(transformations: Sequence[Transformation]) -> Transf
             raise TypeError(
                 f"`transformations[{index}]` must be callable. Received: {function!r}"
             )
+    # runs of consecutive foldable transformations, and the others, in order
+    segments: list = []
+    for function in transformations:
+        if _foldable(function):
+            if not segments or not isinstance(segments[-1], _Folded):
+                segments.append(_Folded())
+            segments[-1].functions.append(function)
+        else:
+            segments.append(function)
 
     def transformation(images, rng=None):
-        # the pending linear map: matrices, then a box (consecutive resamplings compose
-        # exactly as boxes: one interpolation)
-        height, width = int(images.shape[1]), int(images.shape[2])
-        matrices, boxes = None, None
+        for segment in segments:
+            if isinstance(segment, _Folded):
+                images = segment(images, rng)
+            else:
+                images = apply(segment, images, rng)
+        return images
 
-        def then(matrices, rows, cols):  # `rows, cols` applied after `matrices`
-            if matrices is None:
-                return rows, cols
-            return tf.matmul(rows, matrices[0]), tf.matmul(cols, matrices[1])
-
-        def flushed(matrices, boxes):
-            if boxes is None:
-                return matrices
-            return then(matrices, *_box_matrices(boxes, height, width))
-
-        for function in transformations:
-            box_of = getattr(function, "boxes", None)
-            matrices_of = getattr(function, "matrices", None)
-            if box_of is not None:
-                box = box_of(images, rng)
-                boxes = box if boxes is None else _compose_boxes(boxes, box)
-                continue
-            if matrices_of is not None:
-                matrices = then(flushed(matrices, boxes), *matrices_of(images, rng))
-                boxes = None
-                continue
-            if matrices is not None or boxes is not None:
-                images = _apply_matrices(images, *flushed(matrices, boxes))
-                matrices, boxes = None, None
-            images = apply(function, images, rng)
-        if matrices is None and boxes is None:
-            return images
-        return _apply_matrices(images, *flushed(matrices, boxes))
-
+    transformation.segments = tuple(segments)
+    if len(segments) == 1 and isinstance(segments[0], _Folded):
+        # a single run of row and column products: it also applies to channels-first images
+        transformation.channels_first = segments[0].channels_first
     return transformation
+
+
+def _foldable(function) -> bool:
+    """Whether `function` is a transformation of this module that folds into row and column
+    matrices (an identity, a zero-border resampling, or a separable linear map)."""
+    return (getattr(function, "identity", False)
+            or getattr(function, "boxes", None) is not None
+            or getattr(function, "matrices_from", None) is not None)
+
+
+def _folded_matrices(shape: Shape, functions: Sequence[Transformation], draws: Sequence
+                     ) -> Optional[Tuple[tf.Tensor, tf.Tensor]]:
+    """The row and column matrices of `functions` applied in order, from their random draws:
+    a pure function of the draws. None when every function is the identity."""
+    height, width = shape[1], shape[2]
+    matrices, boxes = None, None
+
+    def then(matrices, rows, cols):  # `rows, cols` applied after `matrices`
+        if matrices is None:
+            return rows, cols
+        return tf.matmul(rows, matrices[0]), tf.matmul(cols, matrices[1])
+
+    def flushed(matrices, boxes):
+        if boxes is None:
+            return matrices
+        return then(matrices, *_box_matrices(boxes, height, width))
+
+    for function, drawn in zip(functions, draws):
+        if getattr(function, "identity", False):
+            continue
+        if getattr(function, "boxes", None) is not None:
+            # consecutive resamplings compose exactly as boxes: one interpolation
+            box = function.boxes_from(shape, *drawn)
+            boxes = box if boxes is None else _compose_boxes(boxes, box)
+        else:
+            matrices = then(flushed(matrices, boxes), *function.matrices_from(shape, *drawn))
+            boxes = None
+    return flushed(matrices, boxes)
+
+
+class _Folded:
+    """A run of foldable transformations applied as one row and one column matrix per image.
+
+    The random numbers are drawn first, by the transformations' own `draw` (the same
+    generator calls, in the same order, as applying them one by one); the matrices are then
+    a pure function of the draws, compiled with XLA where it runs (one fused kernel instead
+    of a couple of hundred tiny operations) when the batch size is static."""
+
+    def __init__(self):
+        self.functions: list = []
+        self._compiled: Dict[Shape, Callable] = {}
+
+    def matrices(self, shape: Shape, rng) -> Optional[Tuple[tf.Tensor, tf.Tensor]]:
+        """The row `(N or 1, H, H)` and column `(N or 1, W, W)` matrices for images of
+        `shape` (None for an identity), drawing the random numbers from `rng`."""
+        draws = [() if getattr(function, "identity", False) else function.draw(shape, rng)
+                 for function in self.functions]
+        if all(getattr(function, "identity", False) for function in self.functions):
+            return None
+        if not isinstance(shape[0], int):
+            return _folded_matrices(shape, self.functions, draws)
+        if shape not in self._compiled:
+            counts = [len(drawn) for drawn in draws]
+            functions = self.functions
+
+            def build(*flat):
+                grouped, start = [], 0
+                for count in counts:
+                    grouped.append(flat[start:start + count])
+                    start += count
+                return _folded_matrices(shape, functions, grouped)
+
+            self._compiled[shape] = fused(build)
+        return self._compiled[shape](*[value for drawn in draws for value in drawn])
+
+    def __call__(self, images: tf.Tensor, rng) -> tf.Tensor:
+        matrices = self.matrices(_shape(images), rng)
+        if matrices is None:
+            return images
+        return _apply_matrices(images, *matrices)
+
+    def channels_first(self, planes: tf.Tensor, rng) -> tf.Tensor:
+        """The transformed images, channels last, of images given channels first
+        `(N, C, H, W)` (the same values as transposing them first and calling this run): the
+        row and column products need no transposition in that layout."""
+        batch = planes.shape[0] if planes.shape[0] is not None else tf.shape(planes)[0]
+        matrices = self.matrices((batch, int(planes.shape[2]), int(planes.shape[3])), rng)
+        if matrices is not None:
+            rows, cols = (tf.cast(matrix, planes.dtype)[:, None] for matrix in matrices)
+            planes = tf.matmul(tf.matmul(rows, planes), cols, transpose_b=True)
+        return tf.transpose(planes, [0, 2, 3, 1])
 
 
 def accepts_rng(function: Callable) -> bool:
@@ -319,8 +445,15 @@ def apply(function: Transformation, images: tf.Tensor, rng) -> tf.Tensor:
 def generate_standard_transformations(size: int) -> Transformation:
     """The standard stack for `size`-pixel images (unit = size // 16): pad 4 units, jitters of
     2, 2, 4, 4, 4 units, scale in (0.92, 0.96), blur sigma in (1, 1.1), jitters of 1, 1 unit,
-    random horizontal flip."""
-    unit = max(int(size) // 16, 0)
+    random horizontal flip.
+
+    One stack per size is built and kept (it holds no state: the randomness comes from the
+    `rng` of each call), so repeated optimisations reuse its compiled matrices."""
+    return _standard_transformations(max(int(size) // 16, 0))
+
+
+@functools.lru_cache(maxsize=32)
+def _standard_transformations(unit: int) -> Transformation:
     return compose_transformations([
         pad(unit * 4, 0.0),
         random_jitter(unit * 2),
