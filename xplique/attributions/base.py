@@ -117,15 +117,22 @@ class BlackBoxExplainer(Distributed, abc.ABC):
         selection = all_targets.ensure_selection(targets, top_k)
         if selection is not None:
             return self._explain_every_target(inputs, selection)
+        def explain_group(x, y, first_input):
+            explanations = self._explain_group(x, self._targets_for(x, y), first_input)
+            return reduce_channels(tf.cast(explanations, tf.float32), self.reducer)
+
+        return self._over_groups(inputs, targets, explain_group)
+
+    def _over_groups(self, inputs: InputsLike, targets, explain_group: Callable) -> tf.Tensor:
+        """`explain_group(x, y, first_input)` over the in-memory groups of `inputs`, whose
+        results are concatenated; `first_input` is each group's global index (for seeds)."""
         parts: List[tf.Tensor] = []
         first_input = 0
         # A custom operator may transform the inputs before calling the model: their shape is
         # then its business, not checked against the model's input.
         model = self._input_model() if is_builtin_operator(self.operator) else None
         for x, y in iter_groups(inputs, targets, self.batch_size, model=model):
-            y = self._targets_for(x, y)
-            explanations = self._explain_group(x, y, first_input)
-            parts.append(reduce_channels(tf.cast(explanations, tf.float32), self.reducer))
+            parts.append(explain_group(x, y, first_input))
             first_input += int(x.shape[0])
         if not parts:
             raise ValueError("`inputs` is empty: there is nothing to explain")
@@ -173,10 +180,8 @@ class BlackBoxExplainer(Distributed, abc.ABC):
                 "(classification or regression operator). Received: operator="
                 f"{getattr(self.operator, '__name__', self.operator)!r}"
             )
-        parts: List[tf.Tensor] = []
-        first_input = 0
-        model = self._input_model() if is_builtin_operator(self.operator) else None
-        for x, y in iter_groups(inputs, None, self.batch_size, model=model):
+
+        def explain_group(x, y, first_input):
             if y is not None:
                 raise ValueError(
                     f"With {selection.describe()}, `inputs` must hold inputs only. Received a "
@@ -186,21 +191,19 @@ class BlackBoxExplainer(Distributed, abc.ABC):
             in_kernel = vectorised and self._top_k_in_kernel
             indices = all_targets.target_indices(
                 selection, int(x.shape[0]), n_outputs,
-                None if in_kernel else (lambda x=x: self._batched_outputs(x)),
+                None if in_kernel else (lambda: self._batched_outputs(x)),
             )
             if vectorised:
                 maps = self._explain_group_targets(x, indices, first_input)
             else:  # a custom operator: one single-target explanation per target
                 maps = all_targets.looped_targets(
-                    lambda y, x=x, first=first_input: self._explain_group(x, y, first),
+                    lambda y: self._explain_group(x, y, first_input),
                     indices, n_outputs,
                 )
             maps = tf.cast(maps, tf.float32)
-            parts.append(all_targets.per_map(lambda m: reduce_channels(m, self.reducer), maps))
-            first_input += int(x.shape[0])
-        if not parts:
-            raise ValueError("`inputs` is empty: there is nothing to explain")
-        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=0)
+            return all_targets.per_map(lambda m: reduce_channels(m, self.reducer), maps)
+
+        return self._over_groups(inputs, None, explain_group)
 
     def _n_outputs(self, inputs: tf.Tensor) -> int:
         """Number of outputs of the scored model, which must be `(N, n_outputs)`."""
