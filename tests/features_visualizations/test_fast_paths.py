@@ -16,8 +16,8 @@ from xplique.features_visualizations.preconditioning import (
     get_fft_scale,
     recorrelate_colors_channels_first,
 )
+from xplique.features_visualizations.resampling import _folded_matrices
 from xplique.features_visualizations.transformations import (
-    _folded_matrices,
     compose_transformations,
     generate_standard_transformations,
 )
@@ -98,7 +98,7 @@ def test_sigmoid_min_max_gradient_equals_autodiff(values_range):
 def test_fused_adam_equals_keras_adam_and_only_replaces_a_plain_one():
     import keras
 
-    from xplique.features_visualizations.optim import fused_adam
+    from xplique.features_visualizations.ascent import fused_adam
 
     gradients = [tf.random.stateless_normal((3, 4), (index, 0)) for index in range(6)]
     reference, fused = tf.Variable(tf.ones((3, 4))), tf.Variable(tf.ones((3, 4)))

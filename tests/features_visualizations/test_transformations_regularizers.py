@@ -130,7 +130,7 @@ def test_composed_geometric_transformations_equal_the_sequential_ones():
 
 
 def test_matrix_resampling_equals_crop_and_resize():
-    from xplique.features_visualizations.transformations import _resample
+    from xplique.features_visualizations.resampling import _resample
 
     images = _images((3, 9, 7, 2))
     boxes = tf.constant([[0.1, -0.2, 0.8, 1.1], [-0.3, 0.0, 1.3, 1.0], [0.0, 0.0, 1.0, 1.0]])

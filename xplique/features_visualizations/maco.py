@@ -32,7 +32,7 @@ from xplique.features_visualizations.preconditioning import (
     maco_image_parametrization,
     spectrum_frequencies,
 )
-from xplique.features_visualizations.transformations import _interpolation
+from xplique.features_visualizations.resampling import _interpolation
 
 #: The spectrum sources usable as `maco_dataset` names.
 SPECTRUM_SOURCES = ("sample_images", "power_law")
