@@ -26,14 +26,21 @@ def planted_model():
     return model
 
 
+def fit_planted(model, split="relu", batch_size=16, factorizer=None):
+    """A HolisticCraftTf of `model` cut at `split`, fitted on the planted images for class 0,
+    and those images."""
+    extractor = LayeredModelExtractorBuilder.build(model, split, batch_size=batch_size)
+    craft = HolisticCraftTf(extractor, number_of_concepts=R, factorizer=factorizer)
+    images = planted_images()
+    craft.fit(images, class_id=0)
+    return craft, images
+
+
 @pytest.fixture(scope="module")
 def fitted():
     model = planted_model()
-    extractor = LayeredModelExtractorBuilder.build(model, 0, batch_size=16)
-    craft = HolisticCraftTf(extractor, number_of_concepts=R)
-    images = planted_images()
-    coeffs, bank = craft.fit(images, class_id=0)
-    return model, craft, images, coeffs, bank
+    craft, images = fit_planted(model, 0)  # a layer index cuts the model too
+    return model, craft, images, craft.coeffs_u, craft.concept_bank_w
 
 
 def test_builder_cuts_the_model_and_refuses_false_cuts():

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.concepts.test_craft import HEAD, PARTS, C, R, S, match, planted_images
+from tests.concepts.test_craft import HEAD, PARTS, C, R, S, match
+from tests.concepts.test_holistic_craft import fit_planted, planted_model
 from xplique import Tasks
 from xplique.attributions import GradientInput, Occlusion, Saliency
 from xplique.concepts import (
     HolisticCraft,
-    HolisticCraftTf,
     HolisticCraftTorch,
-    LayeredModelExtractorBuilder,
     PartialExplainer,
     TorchLatentExtractor,
 )
@@ -48,11 +47,7 @@ def detector():
 
 @pytest.fixture(scope="module")
 def fitted_detector():
-    extractor = LayeredModelExtractorBuilder.build(detector(), "relu", batch_size=8)
-    craft = HolisticCraftTf(extractor, number_of_concepts=R)
-    images = planted_images()
-    craft.fit(images)
-    return craft, images
+    return fit_planted(detector(), "relu", batch_size=8)
 
 
 @pytest.mark.parametrize("class_id, part", [(0, 0), (1, 2)])
@@ -122,21 +117,9 @@ def test_prevalence_and_reliability_formulas():
         reduce_to_reliability(explanation, accuracy[:3])
 
 
-def classifier():
-    model = keras.Sequential([keras.Input((S, S, C)), keras.layers.ReLU(name="relu"),
-                              keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(2, use_bias=False)])
-    model.layers[-1].set_weights([HEAD])
-    return model
-
-
 @pytest.fixture(scope="module")
 def fitted_classifier():
-    extractor = LayeredModelExtractorBuilder.build(classifier(), "relu", batch_size=16)
-    craft = HolisticCraftTf(extractor, number_of_concepts=R)
-    images = planted_images()
-    craft.fit(images, class_id=0)
-    return craft, images
+    return fit_planted(planted_model(), "relu", batch_size=16)
 
 
 def test_localizer_equals_transform_then_reduce(fitted_classifier):

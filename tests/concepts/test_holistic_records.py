@@ -9,15 +9,14 @@ import pytest
 import tensorflow as tf
 from sklearn.decomposition import NMF
 
-from tests.concepts.test_craft import R, S, planted_images
-from tests.concepts.test_holistic_craft import planted_model
+from tests.concepts.test_craft import R, S
+from tests.concepts.test_holistic_craft import fit_planted, planted_model
 from tests.concepts.test_holistic_more import detector
 from xplique.concepts import (
     EncodedData,
     HolisticCraftTf,
     LatentData,
     LayeredLatentData,
-    LayeredModelExtractorBuilder,
     StructuredPrediction,
     TfClassifierTensor,
     TfMultiBoxTensor,
@@ -28,11 +27,7 @@ def fitted(model, batch_size):
     # without the ridge penalty of the default factorizer, the planted parts factorize
     # exactly, so decode(encode(x)) must give back the model's outputs
     factorizer = NMF(n_components=R, alpha_W=0.0, max_iter=1000, tol=1e-6, random_state=0)
-    craft = HolisticCraftTf(LayeredModelExtractorBuilder.build(model, "relu", batch_size),
-                            number_of_concepts=R, factorizer=factorizer)
-    images = planted_images()
-    craft.fit(images, class_id=0)
-    return craft, images
+    return fit_planted(model, "relu", batch_size, factorizer)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +53,17 @@ def test_xplique_public_paths_and_fields():
     assert issubclass(LayeredLatentData, LatentData)
     with pytest.raises(TypeError):
         LatentData()  # abstract: get_activations and set_activations
+
+
+def test_concepts_package_reexports_craft_names():
+    # xplique.concepts re-exports CRAFT's public names: each one it lists must be bound there,
+    # to the same object as in xplique.concepts.craft
+    import xplique.concepts as concepts  # pylint: disable=import-outside-toplevel
+    from xplique.concepts import craft  # pylint: disable=import-outside-toplevel
+
+    assert set(concepts.__all__) - set(craft.__all__) == {"Cav", "Tcav", "TcavSignificance"}
+    for name in set(concepts.__all__) & set(craft.__all__):
+        assert getattr(concepts, name) is getattr(craft, name), name
 
 
 def test_classifier_records_round_trip(classifier):

@@ -1,6 +1,10 @@
 """Holistic CRAFT: concepts of whole images at every latent position, attributed with any
 attribution method on the concept coefficients, for classifiers and object detectors
-(TensorFlow; :mod:`~xplique.concepts.craft.holistic_torch` adds PyTorch models)."""
+(TensorFlow; :mod:`~xplique.concepts.craft.holistic_torch` adds PyTorch models).
+
+The class holds the fitted state and the public methods; their steps live in
+:mod:`~.holistic_factorization`, :mod:`~.holistic_records` (`encode`, `decode`),
+:mod:`~.holistic_importance`, :mod:`~.holistic_reducers` and :mod:`~.holistic_localization`."""
 
 from typing import Callable, List, Optional, Union
 
@@ -10,43 +14,21 @@ import tensorflow as tf
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled
 from xplique.commons.data import to_tensor
-from xplique.commons.operators import Tasks
-from xplique.commons.prediction_types import (
-    StructuredPrediction,
-    TfClassifierTensor,
-    TfMultiBoxTensor,
-    kept_boxes,
-)
-from xplique.commons.threads import single_threaded_blas
-from xplique.commons.validation import ensure_choice, ensure_float, ensure_positive_int
+from xplique.commons.prediction_types import StructuredPrediction
+from xplique.commons.validation import ensure_float, ensure_positive_int
+from xplique.concepts.craft import holistic_importance as importance
+from xplique.concepts.craft import holistic_localization as localization
+from xplique.concepts.craft import holistic_records as records
 from xplique.concepts.craft.base import CONCEPT_COLOURS, Factorization
-from xplique.concepts.craft.concept_models import (
-    LOCALIZER_REDUCERS,
-    ConceptDecoder,
-    ConceptLocalizer,
-)
+from xplique.concepts.craft.concept_models import ConceptDecoder, ConceptLocalizer
+from xplique.concepts.craft.holistic_factorization import coefficients, factorize, new_factorizer
 from xplique.concepts.craft.holistic_reducers import (
     reduce_to_importance,
     reduce_to_prevalence,
     reduce_to_reliability,
 )
-from xplique.concepts.craft.latent_data import EncodedData, LatentData, LayeredLatentData
-from xplique.concepts.craft.latent_extractor import (
-    LatentExtractor,
-    PartialExplainer,
-)
-
-
-def _structured(outputs: tf.Tensor) -> StructuredPrediction:
-    """Raw decoder outputs as a record: scores `(n, C)` or boxes `(n, B, 4 + 1 + C)`."""
-    if outputs.shape.rank == 2:
-        return TfClassifierTensor(outputs)
-    if outputs.shape.rank == 3:
-        return TfMultiBoxTensor(outputs[0] if outputs.shape[0] == 1 else outputs)
-    raise ValueError(
-        "The latent-to-logit model must output (N, n_classes) scores or (N, nb_boxes, "
-        f"4 + 1 + n_classes) boxes. Received outputs of shape {tuple(outputs.shape)}"
-    )
+from xplique.concepts.craft.latent_data import EncodedData, LatentData
+from xplique.concepts.craft.latent_extractor import LatentExtractor
 
 
 class HolisticCraft:
@@ -120,14 +102,6 @@ class HolisticCraft:
 
     # -- factorization ----------------------------------------------------------------------
 
-    def _new_factorizer(self):
-        if self.factorizer is not None:
-            return self.factorizer
-        from sklearn.decomposition import NMF  # pylint: disable=import-outside-toplevel
-
-        return NMF(n_components=self.number_of_concepts, alpha_W=1e-2, max_iter=200,
-                   random_state=0)
-
     def _images(self, inputs, resize=None) -> tf.Tensor:
         images = self.latent_extractor.channels_last_images(inputs)
         if images.shape.rank != 4 or images.shape[0] == 0:
@@ -140,14 +114,7 @@ class HolisticCraft:
         return images
 
     def _latents(self, images: tf.Tensor) -> np.ndarray:
-        latents = self.latent_extractor.latents_of_images(images).numpy()
-        smallest = float(latents.min()) if latents.size else 0.0
-        if smallest < 0.0:
-            raise ValueError(
-                "The latent extractor must output non-negative latents (NMF needs them), e.g. "
-                f"after a ReLU. Received a minimum of {smallest:.4g}"
-            )
-        return latents
+        return self.latent_extractor.latents_of_images(images).numpy()
 
     def fit(self, inputs, class_id: int = 0):
         """Factorize the latents of `inputs` at every position.
@@ -158,13 +125,9 @@ class HolisticCraft:
         """
         self.class_id = ensure_positive_int(class_id, "class_id", minimum=0)
         latents = self._latents(self._images(inputs))
-        reducer = self._new_factorizer()
-        flat = latents.reshape(-1, latents.shape[-1])
-        with single_threaded_blas():  # idle BLAS threads would spin on the kernels' cores
-            coeffs = np.asarray(reducer.fit_transform(flat), np.float32)
+        reducer = new_factorizer(self.factorizer, self.number_of_concepts)
+        self.coeffs_u, self.concept_bank_w = factorize(reducer, latents, self.number_of_concepts)
         self._reducer = reducer
-        self.concept_bank_w = np.asarray(reducer.components_, np.float32)
-        self.coeffs_u = coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
         self.factorization = Factorization(inputs, self.class_id, None, reducer, None,
                                            self.concept_bank_w, self.coeffs_u)
         self._decoder_kernel = None
@@ -183,13 +146,8 @@ class HolisticCraft:
         reducer = self.check_if_fitted()
         if inputs is None:
             return self.coeffs_u
-        return self._coefficients(self._latents(self._images(inputs, resize)), reducer)
-
-    def _coefficients(self, latents: np.ndarray, reducer) -> np.ndarray:
-        with single_threaded_blas():
-            coeffs = np.asarray(reducer.transform(latents.reshape(-1, latents.shape[-1])),
-                                np.float32)
-        return coeffs.reshape(latents.shape[:-1] + (self.number_of_concepts,))
+        return coefficients(reducer, self._latents(self._images(inputs, resize)),
+                            self.number_of_concepts)
 
     def encode(self, inputs, resize=None, differentiable=False) -> List[EncodedData]:
         """Latents and concept coefficients of `inputs`, as one :class:`EncodedData` per
@@ -224,11 +182,9 @@ class HolisticCraft:
             coeffs = batched(self._coefficients_kernel, [latents], self.batch_size)
         else:
             latents = self._latents(images)
-            coeffs = self._coefficients(latents, reducer)
+            coeffs = coefficients(reducer, latents, self.number_of_concepts)
             latents = tf.constant(latents)
-        return [EncodedData(LayeredLatentData(latents[start:start + self.batch_size]),
-                            coeffs[start:start + self.batch_size])
-                for start in range(0, int(latents.shape[0]), self.batch_size)]
+        return records.encoded_batches(latents, coeffs, self.batch_size)
 
     def _decoder(self) -> ConceptDecoder:
         self.check_if_fitted()
@@ -260,28 +216,9 @@ class HolisticCraft:
         :class:`TfMultiBoxTensor` of the boxes: `(B, 4 + 1 + C)` for one image (Xplique's
         form), `(n, B, 4 + 1 + C)` for several.
         """
-        if not isinstance(latent_data, LatentData):
-            raise TypeError(
-                "`latent_data` must be the LatentData of one encoded batch (encode(...)[i]"
-                f".latent_data). Received: {type(latent_data).__name__}"
-            )
-        coeffs = to_tensor(coeffs_u, "coeffs_u")
-        activations = latent_data.get_activations(as_numpy=False)
-        if coeffs.shape.rank == 0 or coeffs.shape[0] != activations.shape[0] or \
-                coeffs.shape[-1] != self.number_of_concepts:
-            raise ValueError(
-                f"`coeffs_u` must hold the {self.number_of_concepts} coefficients of each of the"
-                f" {activations.shape[0]} inputs of `latent_data`. Received: coeffs_u.shape="
-                f"{tuple(coeffs.shape)}"
-            )
-        outputs = self._decoded(coeffs)
-        formatter = self.latent_extractor.output_formatter
-        if formatter is not None:
-            formatted = formatter(outputs)
-            if isinstance(formatted, (list, tuple)) and len(formatted) == 1:
-                return formatted[0]
-            return formatted
-        return _structured(outputs)
+        coeffs = records.checked_coefficients(latent_data, coeffs_u, self.number_of_concepts)
+        return records.decoded_prediction(self._decoded(coeffs),
+                                          self.latent_extractor.output_formatter)
 
     # -- concept importance -----------------------------------------------------------------
 
@@ -308,42 +245,17 @@ class HolisticCraft:
             Print what is explained.
         """
         self.check_if_fitted()
-        if not isinstance(partial_explainer, PartialExplainer):
-            raise TypeError(
-                "`partial_explainer` must be a PartialExplainer. Received: "
-                f"{type(partial_explainer).__name__}"
-            )
+        importance.require_partial_explainer(partial_explainer)
         if class_id is not None:
             class_id = ensure_positive_int(class_id, "class_id", minimum=0)
         if confidence is not None:
             confidence = ensure_float(confidence, "confidence")
         coeffs = self.transform(images)
         outputs = self._decoded(coeffs)
-        if outputs.shape.rank == 3:  # detector: the kept predicted boxes are the references
-            targets = kept_boxes(outputs, class_id, confidence).numpy()
-            if partial_explainer.kwargs.get("operator") is None:
-                partial_explainer = PartialExplainer(
-                    partial_explainer.explainer_class,
-                    **dict(partial_explainer.kwargs, operator=Tasks.OBJECT_DETECTION))
-            if verbose:
-                kept = np.any(targets != 0.0, axis=-1).sum(axis=1)
-                print(f"HolisticCraft: {int(kept.sum())} boxes kept over {len(coeffs)} images"
-                      f" (per image: {kept.tolist()})")
-        elif outputs.shape.rank == 2:
-            class_id = self.class_id if class_id is None else class_id
-            if class_id >= outputs.shape[-1]:
-                raise ValueError(
-                    f"`class_id` must be below the number of outputs {outputs.shape[-1]}. "
-                    f"Received: class_id={class_id}"
-                )
-            targets = np.eye(outputs.shape[-1], dtype=np.float32)[np.full(len(coeffs),
-                                                                            class_id)]
-        else:
-            raise ValueError(
-                "The latent-to-logit model must output (N, n_classes) scores or (N, nb_boxes, "
-                f"4 + 1 + n_classes) boxes. Received outputs of shape {tuple(outputs.shape)}"
-            )
-        explainer = partial_explainer(self._decoder(), self.batch_size)
+        targets = importance.explained_targets(outputs, class_id, confidence, self.class_id,
+                                               verbose)
+        explainer = importance.task_explainer(partial_explainer, outputs)(self._decoder(),
+                                                                          self.batch_size)
         if verbose:
             print(f"HolisticCraft: explaining {len(coeffs)} images with "
                   f"{type(explainer).__name__}")
@@ -364,19 +276,8 @@ class HolisticCraft:
         score (None: the class score, or `Tasks.OBJECT_DETECTION` for a detector).
         `class_id`, `confidence`: see :meth:`compute_explanation_per_concept`.
         """
-        # pylint: disable=import-outside-toplevel
-        from xplique.attributions import GradientInput, SobolAttributionMethod
-
-        ensure_choice(method, "method", ("gradient_input", "sobol"))
-        if method == "gradient_input":
-            settings = dict(reducer=None, operator=operator)
-            settings.update(method_kwargs)
-            partial = PartialExplainer(GradientInput, **settings)
-        else:
-            settings = dict(grid_size=8, nb_design=32, perturbation_function="amplitude",
-                            nb_channels=self.number_of_concepts, operator=operator)
-            settings.update(method_kwargs)
-            partial = PartialExplainer(SobolAttributionMethod, **settings)
+        partial = importance.named_explainer(method, self.number_of_concepts, operator,
+                                             method_kwargs)
         explanation = self.compute_explanation_per_concept(images, partial, class_id,
                                                            confidence, verbose)
         return reduce_to_importance(explanation, spatial_reducer, abs_before_reduce,
@@ -401,12 +302,6 @@ class HolisticCraft:
 
     # -- concept localization ---------------------------------------------------------------
 
-    def _penalty(self) -> float:
-        reducer = self.check_if_fitted()
-        alpha = float(getattr(reducer, "alpha_W", 0.0) or 0.0)
-        l1_ratio = float(getattr(reducer, "l1_ratio", 0.0) or 0.0)
-        return alpha * (1.0 - l1_ratio) * self.concept_bank_w.shape[1]
-
     def make_concept_localizer(self, concept_reducer: Union[str, Callable] = "mean"):
         """A model mapping channels-last images to one score per concept `(n, R)` (float32):
         the concept map of each image reduced over its positions by `concept_reducer`
@@ -417,31 +312,10 @@ class HolisticCraft:
         (:func:`~.nnls.nonnegative_coefficients`, the ridge penalty read from the
         factorizer's `alpha_W` and `l1_ratio`), not through `factorizer.transform`.
         """
-        self.check_if_fitted()
-        if isinstance(concept_reducer, str):
-            reducer = LOCALIZER_REDUCERS[ensure_choice(concept_reducer, "concept_reducer",
-                                                       LOCALIZER_REDUCERS)]
-        elif callable(concept_reducer):
-            reducer = concept_reducer
-        else:
-            raise ValueError(
-                "`concept_reducer` must be 'mean', 'sum', 'max' or a callable. Received: "
-                f"concept_reducer={concept_reducer!r}"
-            )
-        return ConceptLocalizer(self.latent_extractor, self.concept_bank_w, self._penalty(),
-                                 reducer)
-
-    def _concept_ids(self, concept_ids, name="concept_ids") -> List[int]:
-        if concept_ids is None:
-            return list(range(self.number_of_concepts))
-        ids = [int(i) for i in np.asarray(concept_ids).reshape(-1)]
-        if not ids or len(set(ids)) != len(ids) or min(ids) < 0 or (
-                max(ids) >= self.number_of_concepts):
-            raise ValueError(
-                f"`{name}` must be unique concept indices in [0, {self.number_of_concepts - 1}]"
-                f". Received: {name}={list(concept_ids)!r}"
-            )
-        return ids
+        reducer = self.check_if_fitted()
+        return ConceptLocalizer(self.latent_extractor, self.concept_bank_w,
+                                localization.ridge_penalty(reducer, self.concept_bank_w),
+                                localization.localizer_reducer(concept_reducer))
 
     def attribute_concepts_to_inputs(self, images, partial_explainer,
                                      concept_ids: Optional[List[int]] = None,
@@ -456,47 +330,13 @@ class HolisticCraft:
         `batch_size`. White-box (gradient) explainer classes are refused, as in Xplique: the
         localizer's iterative solver is not meant to be differentiated.
         """
-        # pylint: disable=import-outside-toplevel
-        from xplique.attributions.base import WhiteBoxExplainer
-
         self.check_if_fitted()
-        if not isinstance(partial_explainer, PartialExplainer):
-            raise TypeError(
-                "`partial_explainer` must be a PartialExplainer. Received: "
-                f"{type(partial_explainer).__name__}"
-            )
-        explainer_class = partial_explainer.explainer_class
-        if isinstance(explainer_class, type) and issubclass(explainer_class,
-                                                            WhiteBoxExplainer):
-            raise ValueError(
-                "`partial_explainer` must build a black-box explainer (Occlusion, RISE, "
-                f"Sobol, Lime, KernelShap, HSIC...). Received: {explainer_class.__name__}"
-            )
-        if partial_explainer.kwargs.get("operator") is not None:
-            raise ValueError(
-                "`partial_explainer` must not set `operator`: one-hot concept targets select "
-                f"the concept scores. Received: operator={partial_explainer.kwargs['operator']!r}"
-            )
-        ids = self._concept_ids(concept_ids)
+        localization.require_black_box(partial_explainer)
+        ids = localization.concept_indices(concept_ids, self.number_of_concepts)
         images = self._images(images)
-        count = int(images.shape[0])
         explainer = partial_explainer(self.make_concept_localizer(concept_reducer),
                                       self.batch_size)
-        repeated = tf.repeat(images, len(ids), axis=0)  # image-major (image, concept) pairs
-        targets = np.eye(self.number_of_concepts, dtype=np.float32)[np.tile(ids, count)]
-        maps = explainer(repeated, targets)
-        maps = np.asarray(maps.numpy() if hasattr(maps, "numpy") else maps, np.float32)
-        if maps.ndim == 4 and maps.shape[-1] == 1:
-            maps = maps[..., 0]
-        if maps.shape != (count * len(ids),) + tuple(images.shape[1:3]):
-            raise ValueError(
-                "The explainer must return one (H, W) map per image. Received maps of shape "
-                f"{maps.shape} for {count * len(ids)} images of size {tuple(images.shape[1:3])}"
-            )
-        result = np.full((count,) + maps.shape[1:] + (self.number_of_concepts,), np.nan,
-                         np.float32)
-        result[..., ids] = np.moveaxis(maps.reshape((count, len(ids)) + maps.shape[1:]), 1, -1)
-        return result
+        return localization.concept_input_maps(explainer, images, ids, self.number_of_concepts)
 
     # -- display (matplotlib is imported by xplique.plots.concepts only) --------------------
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 from xplique.commons.data import to_tensor
 from xplique.concepts.craft.holistic import HolisticCraft
 from xplique.concepts.craft.latent_extractor import LatentExtractor
-from xplique.concepts.craft.torch import _torch, resolve_device
+from xplique.concepts.craft.torch import _torch, check_torch_parts, resolve_device
 
 
 def _channels_first_to_last(tensor: tf.Tensor) -> tf.Tensor:
@@ -44,13 +44,7 @@ class TorchLatentExtractor(LatentExtractor):
         # pylint: disable=import-outside-toplevel
         from xplique.wrappers import TorchWrapper
 
-        torch = _torch()
-        for module, name in ((input_to_latent_model, "input_to_latent_model"),
-                             (latent_to_logit_model, "latent_to_logit_model")):
-            if not isinstance(module, torch.nn.Module):
-                raise TypeError(
-                    f"`{name}` must be a torch.nn.Module. Received: {type(module).__name__}"
-                )
+        check_torch_parts(input_to_latent_model, latent_to_logit_model)
         if device is None:
             parameter = next(iter(input_to_latent_model.parameters()), None)
             device = parameter.device if parameter is not None else "cpu"

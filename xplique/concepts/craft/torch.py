@@ -30,6 +30,17 @@ def resolve_device(device):
     return device
 
 
+def check_torch_parts(input_to_latent_model, latent_to_logit_model):
+    """Raise a TypeError unless both parts of the model are `torch.nn.Module`s."""
+    torch = _torch()
+    for module, name in ((input_to_latent_model, "input_to_latent_model"),
+                         (latent_to_logit_model, "latent_to_logit_model")):
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(
+                f"`{name}` must be a torch.nn.Module. Received: {type(module).__name__}"
+            )
+
+
 class CraftTorch(BaseCraft):
     """CRAFT on a PyTorch model cut in two `nn.Module`s (see :class:`~.base.BaseCraft` for
     the method, its parameters and notes). Images are channels first `(N, C, H, W)`, numpy
@@ -57,13 +68,7 @@ class CraftTorch(BaseCraft):
 
     def __init__(self, input_to_latent_model, latent_to_logit_model, number_of_concepts=20,
                  batch_size=64, patch_size=64, device="cuda"):
-        torch = _torch()
-        for model, name in ((input_to_latent_model, "input_to_latent_model"),
-                            (latent_to_logit_model, "latent_to_logit_model")):
-            if not isinstance(model, torch.nn.Module):
-                raise TypeError(
-                    f"`{name}` must be a torch.nn.Module. Received: {type(model).__name__}"
-                )
+        check_torch_parts(input_to_latent_model, latent_to_logit_model)
         self._setup(input_to_latent_model, latent_to_logit_model, number_of_concepts,
                     batch_size, patch_size)
         self.device = resolve_device(device)
