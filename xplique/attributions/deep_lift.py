@@ -6,9 +6,10 @@ import tensorflow as tf
 
 from xplique.attributions.base import WhiteBoxExplainer
 from xplique.attributions.lrp.composites import Composite
+from xplique.attributions.lrp.linear_maps import stabilize, vjp
 from xplique.attributions.lrp.products import Product, rescaled_product_ratio
 from xplique.attributions.lrp.propagation import Propagation
-from xplique.attributions.lrp.rules import Rule, stabilize, vjp
+from xplique.attributions.lrp.rules import Rule
 from xplique.commons.batching import batched
 from xplique.commons.compiled import Compiled, fused
 from xplique.commons.distribution import Rows

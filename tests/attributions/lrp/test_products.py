@@ -16,6 +16,7 @@ from xplique.attributions import LRP, DeepLift, lrp
 from xplique.attributions import deep_lift as deep_lift_module
 from xplique.attributions.lrp import products
 from xplique.attributions.lrp import rules as rules_module
+from xplique.attributions.lrp import signed as signed_module
 
 L = keras.layers
 
@@ -30,7 +31,8 @@ class _Multiplied(products.Product):
 @pytest.fixture
 def multiplied(monkeypatch):
     """Every rule multiplies its input relevance out at once."""
-    monkeypatch.setattr(rules_module, "_product", lambda x, original, g: x * g)
+    for module in (rules_module, signed_module):
+        monkeypatch.setattr(module, "_product", lambda x, original, g: x * g)
     monkeypatch.setattr(deep_lift_module, "Product", _Multiplied)
 
 

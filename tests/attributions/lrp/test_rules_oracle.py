@@ -1,6 +1,8 @@
 """Each LRP rule against a slow float64 numpy implementation of its formula, on small MLPs with
-and without bias (Montavon et al. 2019, Bach et al. 2015)."""
+and without bias (Montavon et al. 2019, Bach et al. 2015), and the signed-contribution rules on
+convolutions (written out as the dense matrix of the convolution)."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -42,23 +44,58 @@ def _dense_rule(rule, a, w, b, relevance, first):
     return (numerator * (relevance / _stab(denominator, eps))[:, None, :]).sum(2)
 
 
+def _conv2d_matrix(layer):
+    """The stride-1 Conv2D `layer` as the matrix and bias of the map between its flattened input
+    and output (in the layer's data format), built entry by entry in float64."""
+    kernel = layer.kernel.numpy().astype(np.float64)
+    kh, kw, cin, cout = kernel.shape
+    channels_first = layer.data_format == "channels_first"
+    shape = tuple(layer.input.shape[1:])
+    height, width = shape[1:] if channels_first else shape[:2]
+    if layer.padding == "same":
+        top, left, out_h, out_w = (kh - 1) // 2, (kw - 1) // 2, height, width
+    else:
+        top, left, out_h, out_w = 0, 0, height - kh + 1, width - kw + 1
+    matrix = np.zeros((height, width, cin, out_h, out_w, cout))
+    for oy in range(out_h):
+        for ox in range(out_w):
+            for ky in range(kh):
+                for kx in range(kw):
+                    iy, ix = oy + ky - top, ox + kx - left
+                    if 0 <= iy < height and 0 <= ix < width:
+                        matrix[iy, ix, :, oy, ox, :] += kernel[ky, kx]
+    bias = layer.bias.numpy().astype(np.float64) if layer.use_bias else np.zeros(cout)
+    if channels_first:
+        matrix = matrix.transpose(2, 0, 1, 5, 3, 4)
+        bias = np.repeat(bias, out_h * out_w)
+    else:
+        bias = np.tile(bias, out_h * out_w)
+    return matrix.reshape(height * width * cin, out_h * out_w * cout), bias
+
+
+def _matrix(layer):
+    """The float64 weights and bias of a Dense or Conv2D layer as a map between flat vectors."""
+    if isinstance(layer, keras.layers.Conv2D):
+        return _conv2d_matrix(layer)
+    w = layer.kernel.numpy().astype(np.float64)
+    b = layer.bias.numpy().astype(np.float64) if layer.use_bias else np.zeros(w.shape[1])
+    return w, b
+
+
 def oracle(model, x, y, rules):
-    """Float64 LRP of a Dense/ReLU model: forward, then each layer's rule (`rules`, input
-    layer first) backwards."""
-    dense = [layer for layer in model.layers if layer.weights]
-    activations = [x.astype(np.float64)]
-    for layer in dense:
-        w = layer.kernel.numpy().astype(np.float64)
-        b = layer.bias.numpy().astype(np.float64) if layer.use_bias else np.zeros(w.shape[1])
+    """Float64 LRP of a Dense/Conv2D/ReLU model (a Flatten between them): forward, then each
+    layer's rule (`rules`, input layer first) backwards."""
+    weighted = [layer for layer in model.layers if layer.weights]
+    weights = [_matrix(layer) for layer in weighted]
+    activations = [x.reshape(len(x), -1).astype(np.float64)]
+    for layer, (w, b) in zip(weighted, weights):
         z = activations[-1] @ w + b
-        activations.append(np.maximum(z, 0) if layer is not dense[-1] else z)
+        activations.append(np.maximum(z, 0) if layer is not weighted[-1] else z)
     relevance = activations[-1] * np.eye(activations[-1].shape[1])[y]
-    for index in range(len(dense) - 1, -1, -1):
-        layer = dense[index]
-        w = layer.kernel.numpy().astype(np.float64)
-        b = layer.bias.numpy().astype(np.float64) if layer.use_bias else np.zeros(w.shape[1])
+    for index in range(len(weighted) - 1, -1, -1):
+        w, b = weights[index]
         relevance = _dense_rule(rules[index], activations[index], w, b, relevance, index == 0)
-    return relevance
+    return relevance.reshape(x.shape)
 
 
 def _by_layer(rules):
@@ -88,6 +125,45 @@ def test_rules_match_numpy_oracle(rules, bias):
     slow = oracle(model, x, y, rules)
     scale = np.abs(slow).max()
     np.testing.assert_allclose(fast, slow, rtol=2e-3, atol=2e-4 * scale)
+
+
+def _conv_model(data_format, padding, bias, seed=7):
+    """Conv2D (ReLU) -> Flatten -> Dense (ReLU) -> Dense logits on 6x6 images of 3 channels."""
+    keras.utils.set_random_seed(seed)
+    shape = (3, 6, 6) if data_format == "channels_first" else (6, 6, 3)
+    inputs = keras.Input(shape)
+    x = keras.layers.Conv2D(4, 3, padding=padding, data_format=data_format, activation="relu",
+                            use_bias=bias, bias_initializer="random_normal", name="dense0")(
+        inputs)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(5, activation="relu", use_bias=bias,
+                           bias_initializer="random_normal", name="dense1")(x)
+    outputs = keras.layers.Dense(3, use_bias=bias, bias_initializer="random_normal",
+                                 name="dense2")(x)
+    return keras.Model(inputs, outputs), shape
+
+
+#: Convolutions for the signed-contribution rules on inputs of both signs (their fast path: one
+#: convolution with the positive and negative parts of the input stacked along the channels).
+#: The Dense case is `test_rules_match_numpy_oracle` (ZPlus and AlphaBeta on its first layer).
+CONV_MODELS = {
+    "channels_last_same_bias": ("channels_last", "same", True),
+    "channels_last_valid": ("channels_last", "valid", False),
+    "channels_first_valid_bias": ("channels_first", "valid", True),
+}
+
+
+@pytest.mark.parametrize("first", [lrp.ZPlusRule(), lrp.AlphaBetaRule(2.0, 1.0)],
+                         ids=["zplus", "alpha2beta1"])
+@pytest.mark.parametrize("conv", sorted(CONV_MODELS))
+def test_signed_rules_on_convolutions_match_oracle(conv, first):
+    model, shape = _conv_model(*CONV_MODELS[conv])
+    x, y = data(shape, n=5, low=-1.0, high=1.0), labels(5)
+    rules = (first, lrp.EpsilonRule(0.05), lrp.ZeroRule())
+    fast = LRP(model, _by_layer(rules), reducer=None)(x, y).numpy()
+    slow = oracle(model, x, y, rules)
+    assert (x < 0).any() and np.abs(slow).max() > 0
+    np.testing.assert_allclose(fast, slow, rtol=2e-3, atol=2e-4 * np.abs(slow).max())
 
 
 def test_one_rule_everywhere_matches_oracle():

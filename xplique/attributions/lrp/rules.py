@@ -8,7 +8,9 @@ input `x'`, weight `W'`, bias `b'` and a stabilised denominator, and
 
 which the engine computes as one vector-Jacobian product of the modified layer (an ordinary
 backward pass through it). The rules whose formula has several terms (ZBox, ZPlus, AlphaBeta)
-write their own :meth:`Rule.relevance` with the same helper.
+write their own :meth:`Rule.relevance` with the same helper. The operations on one layer the
+rules are written with are in :mod:`xplique.attributions.lrp.linear_maps`; the ZPlus and
+AlphaBeta relevance, contributions split by sign, in :mod:`xplique.attributions.lrp.signed`.
 
 Ref. Montavon et al., Layer-Wise Relevance Propagation: An Overview (2019),
 https://doi.org/10.1007/978-3-030-28954-6_10 ; Bach et al., On Pixel-Wise Explanations for
@@ -16,80 +18,23 @@ Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation (2015),
 https://doi.org/10.1371/journal.pone.0130140
 """
 
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import numpy as np
 import tensorflow as tf
 
+from xplique.attributions.lrp.linear_maps import (
+    DEFAULT_STABILIZER,
+    _product,
+    _single_input,
+    stabilize,
+    stabilized_ratio,
+    stacked_vjp,
+    vjp,
+)
 from xplique.attributions.lrp.products import Product, materialize, product_ratio
-from xplique.commons.compiled import fused
+from xplique.attributions.lrp.signed import alpha_beta
 from xplique.commons.validation import ensure_float
-
-#: Stabiliser of the denominators of the rules without an epsilon of their own (guards against
-#: division by zero only).
-DEFAULT_STABILIZER = 1e-9
-
-
-def stabilize(z: tf.Tensor, epsilon: float) -> tf.Tensor:
-    """`z + epsilon * sign(z)`, with `sign(0) = 1`."""
-    return tf.where(z >= 0, z + epsilon, z - epsilon)
-
-
-def _stabilized_ratio(relevance: tf.Tensor, z: tf.Tensor, epsilon: tf.Tensor) -> tf.Tensor:
-    return relevance / tf.where(z >= 0, z + epsilon, z - epsilon)
-
-
-_fused_stabilized_ratio = fused(_stabilized_ratio)
-
-
-def stabilized_ratio(relevance: tf.Tensor, z: tf.Tensor, epsilon: float) -> tf.Tensor:
-    """`relevance / stabilize(z, epsilon)`, the same values computed in one fused pass over
-    the data where XLA runs (the comparison, the two shifted copies, the selection and the
-    division are otherwise five passes, a large share of an explanation's time on CPU)."""
-    return _fused_stabilized_ratio(relevance, z, tf.constant(epsilon, z.dtype))
-
-
-def vjp(layer, inputs: Sequence[tf.Tensor], kernel, bias, upstream: tf.Tensor) -> List[tf.Tensor]:
-    """`W^T upstream` for each input of `layer` applied with `kernel` and `bias` to `inputs`:
-    the input gradients of `sum(layer.apply(inputs, kernel, bias) * upstream)`.
-
-    The recomputed layer output only feeds its gradient (whose kernels need the inputs and the
-    weights, not the output), so a compiled graph never runs it.
-    """
-    inputs = list(inputs)
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        z = layer.apply(inputs, kernel, bias)
-    return tape.gradient(z, inputs, output_gradients=upstream,
-                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-
-def _stackable(layer) -> bool:
-    """Whether the input gradients of several kernels of `layer` can be one product with the
-    kernels stacked along the input channels (Dense, and ungrouped convolutions)."""
-    from keras import layers  # pylint: disable=import-outside-toplevel
-    node = getattr(layer, "node", None)
-    keras_layer = getattr(node, "layer", None)
-    if isinstance(keras_layer, layers.Dense):
-        return True
-    if isinstance(keras_layer, (layers.DepthwiseConv1D, layers.DepthwiseConv2D)):
-        return False
-    return (isinstance(keras_layer, (layers.Conv1D, layers.Conv2D, layers.Conv3D))
-            and getattr(keras_layer, "groups", 1) == 1)
-
-
-def stacked_vjp(layer, x: tf.Tensor, kernels: Sequence[tf.Tensor], upstream: tf.Tensor
-                ) -> List[tf.Tensor]:
-    """`[K^T upstream for K in kernels]` for `layer` applied without bias to inputs shaped like
-    `x`: one transposed product with the kernels stacked along the input channels where the
-    layer allows it (one pass over `upstream` instead of one per kernel)."""
-    if len(kernels) == 1 or not _stackable(layer):
-        return [vjp(layer, [x], kernel, None, upstream)[0] for kernel in kernels]
-    channels_first = getattr(layer.node.layer, "data_format", "channels_last") == "channels_first"
-    axis = 1 if channels_first and x.shape.rank > 2 else -1
-    stacked = tf.concat([x] * len(kernels), axis=axis)
-    (gradient,) = vjp(layer, [stacked], tf.concat(list(kernels), axis=-2), None, upstream)
-    return tf.split(gradient, len(kernels), axis=axis)
 
 
 class Rule:
@@ -211,14 +156,6 @@ class Rule:
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self)))
-
-
-def _product(x: tf.Tensor, original: tf.Tensor, gradient: tf.Tensor):
-    """The relevance `x * gradient` of an input whose value is `original`: left unmultiplied
-    when `x` is that input itself (a Product's factor is always its tensor's value)."""
-    if x is original:
-        return Product(x, gradient)
-    return x * gradient
 
 
 def _short(value) -> str:
@@ -381,74 +318,6 @@ def _bound(value, name):
     if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
         raise ValueError(f"`{name}` must be finite numbers. Received: {name}={value!r}")
     return float(array) if array.ndim == 0 else array.astype(np.float32)
-
-
-def _single_input(layer, rule):
-    if len(layer.inputs) != 1:
-        raise ValueError(
-            f"{type(rule).__name__} applies to layers with one input. Received layer "
-            f"{layer.name!r} with {len(layer.inputs)} inputs")
-    return layer.inputs
-
-
-def _signed_parts(layer, x, sign):
-    """The positive (sign=+1) or negative (sign=-1) contributions `(x w)±` as the terms
-    `[(input, kernel, bias)]` whose sum is them: `x+ w± + x- w∓ (+ b±)`."""
-    def part(t):
-        return tf.nn.relu(sign * t) * sign
-    if isinstance(x, _NonNegative):  # x = x+, and x- = 0 (the terms of x- are never used)
-        return [(x.tensor, part(layer.kernel),
-                 None if layer.bias is None else part(layer.bias))]
-    terms = [(tf.nn.relu(x), part(layer.kernel), None if layer.bias is None else part(layer.bias)),
-             (-tf.nn.relu(-x), -part(-layer.kernel), None)]
-    return terms
-
-
-def alpha_beta(layer, relevance, alpha: float, beta: float, rule) -> List[tf.Tensor]:
-    """`alpha * R over the positive contributions - beta * R over the negative ones`.
-
-    Contributions are `(x_i w_ij)±` (so inputs of either sign are handled), plus `b±`. When no
-    input is negative (after a ReLU) the terms of negative inputs are skipped: statically when
-    the engine knows the input is non-negative (`layer.nonnegative_inputs`), else at run time.
-    """
-    (x,) = _single_input(layer, rule)
-
-    def propagate(with_negative_inputs, inputs):
-        parts = []
-        for sign, weight in ((1.0, alpha), (-1.0, -beta)):
-            if weight == 0.0:
-                continue
-            terms = _signed_parts(layer, inputs, sign)
-            if not with_negative_inputs:
-                terms = terms[:1]
-            z = tf.add_n([layer.apply([t], k, b) for t, k, b in terms])
-            if weight == 1.0 and isinstance(relevance, Product) and relevance.reference is None:
-                scaled = product_ratio(relevance, z, DEFAULT_STABILIZER)
-            else:
-                weighted = materialize(relevance)
-                weighted = weighted if weight == 1.0 else weight * weighted
-                scaled = stabilized_ratio(weighted, z, DEFAULT_STABILIZER)
-            for t, k, b in terms:
-                (g,) = vjp(layer, [t], k, b, scaled)
-                parts.append((t, g))
-        if len(parts) == 1 and parts[0][0] is x:
-            return _product(x, x, parts[0][1])  # left unmultiplied for the next layer
-        total = parts[0][0] * parts[0][1]
-        for t, g in parts[1:]:
-            total = total + t * g
-        return total
-
-    if all(getattr(layer, "nonnegative_inputs", None) or [False]):
-        return [propagate(False, _NonNegative(x))]
-    return [tf.cond(tf.reduce_any(x < 0), lambda: materialize(propagate(True, x)),
-                    lambda: materialize(propagate(False, x)))]
-
-
-class _NonNegative:
-    """An input known to be non-negative: its positive part is itself (no ReLU to run)."""
-
-    def __init__(self, tensor):
-        self.tensor = tensor
 
 
 class ZPlusRule(Rule):
