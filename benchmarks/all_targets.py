@@ -37,15 +37,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import (  # noqa: E402
-    Bare,
-    add_clock_options,
-    chosen_clock,
-    clock_description,
-    make_data,
-    timed,
-)
-from models import MODELS, NB_CLASSES  # noqa: E402
+from measure import (Bare, add_profile_options, chosen_clock, clock_description,  # noqa: E402
+                     median_range, model_and_data, timed)
+from models import NB_CLASSES  # noqa: E402
 
 from xplique.attributions import (  # noqa: E402
     GradCAM,
@@ -82,13 +76,8 @@ def backward_ratio(model, shape, x, clock, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="small_cnn,resnet_like")
-    parser.add_argument("--methods", default=",".join(BUILDERS))
-    parser.add_argument("--images", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=7)
+    add_profile_options(parser, methods=",".join(BUILDERS), images=32, repeats=7)
     parser.add_argument("--quick", action="store_true", help="3 repeats, 16 images")
-    add_clock_options(parser)
     parser.add_argument("--unroll-limit", type=int, default=all_targets.UNROLL_LIMIT,
                         help="unroll the K backward passes up to this K, else parallel-for")
     args = parser.parse_args(argv)
@@ -104,11 +93,7 @@ def main(argv=None):
           "top_k=10 / single | top_k=10 / targets=None |")
     print("|---|---|---|---|---|---|---|")
     for model_name in args.models.split(","):
-        builder, shape = MODELS[model_name]
-        model = builder()
-        x, y = make_data(model_name, args.images)
-        x = tf.constant(x, tf.float32)
-        labels = tf.constant(y, tf.int32)
+        model, shape, x, labels = model_and_data(model_name, args.images)
         b = backward_ratio(model, shape, x[:args.batch_size], clock, args.repeats)
         floor = (1 + NB_CLASSES * b) / (1 + b)
         for name in [m for m in args.methods.split(",") if m]:
@@ -129,13 +114,9 @@ def main(argv=None):
                     times[call].append(measured[call])
                     ratios[call].append(measured[call] / measured["single"])
             top_vs_none = [t / s for t, s in zip(times["top_k"], times["single_top"])]
-
-            def cell(values):
-                return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-
             print(f"| {model_name} | {name} | {1e3 * statistics.median(times['single']):.1f} | "
-                  f"{cell(ratios['single_top'])} | {cell(ratios['all'])} | "
-                  f"{cell(ratios['top_k'])} | {cell(top_vs_none)} |")
+                  f"{median_range(ratios['single_top'])} | {median_range(ratios['all'])} | "
+                  f"{median_range(ratios['top_k'])} | {median_range(top_vs_none)} |")
         print(f"| {model_name} | floor of the gradient methods, b = B/F = {b:.2f} | | | "
               f"{floor:.2f} | {floor:.2f} | |")
     print(f"load average: {os.getloadavg()}")

@@ -23,8 +23,6 @@ A method that fails in the reference is reported as "fails upstream: <error>", n
 """
 
 import argparse
-import datetime
-import json
 import os
 import statistics
 import subprocess
@@ -36,9 +34,12 @@ from typing import Dict, List, Optional
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
+
+from report import (add_report_options, measured_on, one_line, publish,  # noqa: E402
+                    section, speedup_cell, time_cell)
+from workers import ROOT, run_in_fresh_process, serve, xplique_env  # noqa: E402
 
 START, END = "<!-- XPLIQUE-COMPARISON:START -->", "<!-- XPLIQUE-COMPARISON:END -->"
 DEFAULT_UPSTREAM = "/tmp/xplique-upstream"
@@ -72,18 +73,12 @@ def constructor_kwargs(method, quick: bool, shape) -> Dict:
 # ----------------------------------------------------------------------------------- worker
 
 
-def _one_line(error: BaseException, limit: int = 160) -> str:
-    message = " ".join(str(error).split())
-    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def worker(config: Dict) -> Dict:
     """Run in a fresh process: build, warm up and time one explainer of the package that
     `import xplique` finds (checked to lie under `config["root"]`)."""
     import numpy as np
     import tensorflow as tf
-    from measure import Bare, PeakMemory, make_data
+    from measure import Bare, PeakMemory, call_seconds, make_data
     from models import MODELS, NB_CLASSES
 
     result = dict(config)
@@ -116,11 +111,7 @@ def worker(config: Dict) -> Dict:
         start = time.perf_counter()
         explanations = np.asarray(explainer(images, targets))
         result["first_call_s"] = time.perf_counter() - start
-        times = []
-        for _ in range(config["repeats"]):
-            start = time.perf_counter()
-            np.asarray(explainer(images, targets))
-            times.append(time.perf_counter() - start)
+        times = call_seconds(lambda: np.asarray(explainer(images, targets)), config["repeats"])
         result.update(
             time_ms=1000 * statistics.median(times) / config["inputs"],
             peak_mib=memory.mib(),
@@ -128,7 +119,7 @@ def worker(config: Dict) -> Dict:
             finite=bool(np.isfinite(explanations).all()),
         )
     except Exception as error:  # reported in the table, never hidden
-        result.update(error=_one_line(error), stage=stage)
+        result.update(error=one_line(error), stage=stage)
     return result
 
 
@@ -138,26 +129,14 @@ def worker(config: Dict) -> Dict:
 def run_worker(config: Dict, upstream: Optional[Path], timeout: float) -> Dict:
     """Run :func:`worker` in a fresh process: with `upstream` first on PYTHONPATH (the
     reference) or with the repository root first (ours)."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if upstream is not None:
-        inherited = [p for p in inherited if Path(p).resolve() != ROOT]
-        env["PYTHONPATH"] = os.pathsep.join([str(upstream)] + inherited)
-    else:
-        inherited = [p for p in inherited if not (Path(p) / "xplique").is_dir()]
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + inherited)
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(config)]
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, env=env,
-                                   timeout=timeout, check=False, cwd=str(HERE))
+        result, last = run_in_fresh_process(Path(__file__).resolve(), config,
+                                            xplique_env(upstream), RESULT, timeout)
     except subprocess.TimeoutExpired:
         return dict(config, error=f"timed out after {timeout:.0f} s", stage="explain")
-    for line in reversed(completed.stdout.splitlines()):
-        if line.startswith(RESULT):
-            return json.loads(line[len(RESULT):])
-    lines = [line for line in completed.stderr.splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else f"exit status {completed.returncode}"
-    return dict(config, error=f"process died: {last[:160]}", stage="process")
+    if result is not None:
+        return result
+    return dict(config, error=f"process died: {last.strip()[:160]}", stage="process")
 
 
 def check_upstream(path: Path) -> None:
@@ -175,24 +154,14 @@ def check_upstream(path: Path) -> None:
               file=sys.stderr)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "/").replace("`", "'")
-
-
 def _side(row: Dict, key: str, fmt: str) -> str:
     return format(row[key], fmt) if key in row else "-"
 
 
 def markdown(rows: List[Dict], settings, note: Optional[str], version: str) -> str:
     """The generated comparison section of docs/benchmarks.md."""
-    from measure import machine_description
-
-    lines = [START, ""]
-    if note:
-        lines += [f"!!! warning \"{note}\"", ""]
-    lines += [
-        f"Measured on {datetime.date.today().isoformat()}, {machine_description()}; reference "
-        f"Xplique {version}.",
+    lines = [
+        f"{measured_on()}; reference Xplique {version}.",
         f"Settings: {'quick' if settings.quick else 'full'} registry parameters; "
         f"{settings.describe()}; median of {settings.repeats} calls after one warm-up call "
         "(the first call, tracing included, is shown apart); each measurement in its own "
@@ -205,22 +174,15 @@ def markdown(rows: List[Dict], settings, note: Optional[str], version: str) -> s
     ]
     for row in rows:
         theirs, ours = row["upstream"], row["ours"]
-        if "error" in theirs:
-            their_time = f"fails upstream: `{_cell(theirs['error'])}`"
-        else:
-            their_time = f"{theirs['time_ms']:.2f}"
-        our_time = f"fails: `{_cell(ours['error'])}`" if "error" in ours \
-            else f"{ours['time_ms']:.2f}"
-        both = "error" not in theirs and "error" not in ours
-        speedup = f"{theirs['time_ms'] / ours['time_ms']:.2f}x" if both else "-"
+        their_time, our_time = time_cell(theirs, fails="fails upstream"), time_cell(ours)
+        speedup = speedup_cell(theirs, ours)
         first = f"{_side(theirs, 'first_call_s', '.2f')} / {_side(ours, 'first_call_s', '.2f')}"
         peak = f"{_side(theirs, 'peak_mib', '.0f')} / {_side(ours, 'peak_mib', '.0f')}"
         lines.append(
             f"| {row['method']} | {row['model']} | {row['batch_size']} | {row['inputs']} | "
             f"{their_time} | {our_time} | {speedup} | {first} | {peak} |"
         )
-    lines += ["", END]
-    return "\n".join(lines)
+    return section(START, note, lines, END)
 
 
 def parse_args(argv=None):
@@ -236,10 +198,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per method")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds allowed to one measurement process")
-    parser.add_argument("--markdown", type=Path, default=None,
-                        help="write the table between the markers of this file")
-    parser.add_argument("--note", default=None, help="warning shown above the table")
-    parser.add_argument("--json", type=Path, default=None, help="also dump raw results here")
+    add_report_options(parser)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -247,13 +206,12 @@ def parse_args(argv=None):
 def main(argv=None) -> List[Dict]:
     args = parse_args(argv)
     if args.worker:
-        print(RESULT + json.dumps(worker(json.loads(args.worker))), flush=True)
+        serve(worker, args.worker, RESULT)
         return []
     upstream = args.upstream.resolve()
     check_upstream(upstream)
 
     sys.path.insert(1, str(ROOT))
-    from measure import write_marked
     from methods import select
     from models import MODELS
     from run import Settings
@@ -303,12 +261,7 @@ def main(argv=None) -> List[Dict]:
             rows.append(row)
             print(_summary(row), flush=True)
 
-    section = markdown(rows, settings, args.note, version)
-    print(section)
-    if args.markdown:
-        write_marked(args.markdown, section, START, END)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    publish(markdown(rows, settings, args.note, version), rows, args, START, END)
     return rows
 
 

@@ -40,42 +40,27 @@ chunks of `batch_size`, outputs fetched to the host), and the NMF (solver only).
 
 `--upstream PATH` times the same calls side by side with Xplique 2.0.2 installed at PATH (see
 compare_xplique.py for the install command): as there, both packages are named `xplique`, so
-each implementation runs in its own fresh subprocess (the reference with PATH first on
-PYTHONPATH), with the same seeded model, images, layer, concepts, patch size, `batch_size` and
-`nb_design`; times are medians of `--repeats` calls after one warm-up call. Xplique has no
-"mean" CAV (n/a).
+each implementation runs in its own fresh subprocess (concepts_xplique.py; the reference with
+PATH first on PYTHONPATH), with the same seeded model, images, layer, concepts, patch size,
+`batch_size` and `nb_design`; times are medians of `--repeats` calls after one warm-up call.
+Xplique has no "mean" CAV (n/a).
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-if "--worker" not in sys.argv:  # a worker imports the `xplique` its PYTHONPATH names
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-from measure import Bare, machine_description, make_data  # noqa: E402
+from measure import Bare, machine_description, make_data, median_seconds  # noqa: E402
 from models import MODELS  # noqa: E402
 
 BATCH_SIZE = 64
 ROOT = Path(__file__).resolve().parent.parent
-RESULT = "CONCEPTS-RESULT "
-
-
-def timed(fn, repeats):
-    fn()  # warm-up: tracing
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def interleaved(fns, repeats):
@@ -270,7 +255,7 @@ def run(model_name, n, repeats, nb_design, concepts, importance_only=False):
     cav_floor = floor(truncated, shape, "forward", 2 * n)
     for classifier in ("mean", "SGD"):
         cav = Cav(model, "last_conv", classifier=classifier, batch_size=BATCH_SIZE, seed=0)
-        seconds = timed(lambda: cav.fit(positives, negatives), repeats)
+        seconds = median_seconds(lambda: cav.fit(positives, negatives), repeats)
         rows.append((f"Cav fit ({classifier})", seconds, cav_floor))
 
     tcav = Tcav(model, "last_conv", batch_size=BATCH_SIZE)
@@ -296,105 +281,11 @@ def run(model_name, n, repeats, nb_design, concepts, importance_only=False):
     crops = len(craft.factorization.crops)
     on_device = CraftTf(g, h, number_of_concepts=concepts, batch_size=BATCH_SIZE,
                         patch_size=patch, nmf="tf")
-    seconds_tf = timed(lambda: on_device.fit(positives, class_id=0), repeats)
+    seconds_tf = median_seconds(lambda: on_device.fit(positives, class_id=0), repeats)
     rows.append((f"Craft fit, nmf='tf' ({crops} crops)", seconds_tf,
                  floor(g, shape, "forward", crops)))
     rows.extend(craft_importance_parts(craft, g, h, positives, nb_design, max(repeats, 5)))
     return rows
-
-
-def worker(config):
-    """In a fresh process: time the concept calls of the `xplique` found on the path (ours
-    when `config["ours"]`, else the reference, which takes no `seed`)."""
-    import xplique  # pylint: disable=import-outside-toplevel
-    from xplique.concepts import Cav, CraftTf, Tcav  # pylint: disable=import-outside-toplevel
-
-    ours, n, repeats = config["ours"], config["n"], config["repeats"]
-    found = Path(xplique.__file__).resolve().parent
-    expected = (ROOT if ours else Path(config["upstream"]).resolve()) / "xplique"
-    if found != expected:
-        return {"error": f"imported {found}, not {expected}"}
-    result = {"xplique": str(found)}
-    seed = {"seed": 0} if ours else {}
-    model = MODELS[config["model"]][0]()
-    shape = MODELS[config["model"]][1]
-    images, _ = make_data(config["model"], 2 * n)
-    positives, negatives = images[:n], images[n:]
-    keras.utils.set_random_seed(0)
-    classifiers = ("SGD", "mean") if ours else ("SGD",)
-    for classifier in classifiers:
-        cav = Cav(model, "last_conv", classifier=classifier, batch_size=BATCH_SIZE, **seed)
-        result[f"Cav fit ({classifier})"] = timed(lambda: cav.fit(positives, negatives),
-                                                  repeats)
-    vector = Cav(model, "last_conv", classifier="SGD", batch_size=BATCH_SIZE, **seed)(
-        positives, negatives)
-    tcav = Tcav(model, "last_conv", batch_size=BATCH_SIZE)
-    result["Tcav score"] = timed(lambda: tcav.score(positives, 0, vector), repeats)
-    parts = split_model(model, "last_conv")
-    if parts is not None:
-        craft = CraftTf(parts[0], parts[1], number_of_concepts=config["concepts"],
-                        batch_size=BATCH_SIZE, patch_size=shape[0] // 2)
-        result["Craft fit"] = timed(lambda: craft.fit(positives, class_id=0), repeats)
-        result["Craft estimate_importance"] = timed(
-            lambda: craft.estimate_importance(nb_design=config["nb_design"], **seed), repeats)
-    return result
-
-
-def run_worker(config, upstream):
-    """Run :func:`worker` in a fresh process, the reference's with `upstream` first on
-    PYTHONPATH, ours with the repository root first."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if config["ours"]:
-        inherited = [p for p in inherited if not (Path(p) / "xplique").is_dir()]
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + inherited)
-    else:
-        inherited = [p for p in inherited if Path(p).resolve() != ROOT]
-        env["PYTHONPATH"] = os.pathsep.join([str(upstream)] + inherited)
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(config)]
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
-                               cwd=str(Path(__file__).resolve().parent))
-    for line in reversed(completed.stdout.splitlines()):
-        if line.startswith(RESULT):
-            return json.loads(line[len(RESULT):])
-    lines = [line for line in completed.stderr.splitlines() if line.strip()]
-    return {"error": lines[-1][:200] if lines else f"exit status {completed.returncode}"}
-
-
-def _median_of_rounds(results):
-    """Per call, the median over the rounds' results (an error string wins)."""
-    merged = {}
-    for name in results[0]:
-        values = [result.get(name) for result in results]
-        merged[name] = statistics.median(values) if all(
-            isinstance(v, float) for v in values) else values[0]
-    return merged
-
-
-def compare(args, n, repeats, nb_design, concepts):
-    """Ours against the reference, side by side."""
-    print(machine_description())
-    print(f"N={n} positives and negatives, {concepts} concepts, nb_design={nb_design}, "
-          f"batch_size={BATCH_SIZE}, median of {repeats} calls after a warm-up call, "
-          f"median over {args.rounds} alternating rounds of fresh processes")
-    print("| model | call | ours (s) | Xplique 2.0.2 (s) | speed-up |")
-    print("|---|---|---|---|---|")
-    for model_name in args.models.split(","):
-        config = dict(model=model_name, n=n, repeats=repeats, nb_design=nb_design,
-                      concepts=concepts)
-        config["upstream"] = str(args.upstream)
-        rounds = [(run_worker(dict(config, ours=True), args.upstream),
-                   run_worker(dict(config, ours=False), args.upstream))
-                  for _ in range(args.rounds)]  # alternate, so load changes hit both
-        ours, theirs = (_median_of_rounds([r[side] for r in rounds]) for side in (0, 1))
-        for name in ("Cav fit (SGD)", "Cav fit (mean)", "Tcav score", "Craft fit",
-                     "Craft estimate_importance"):
-            mine = ours.get(name, ours.get("error", "n/a"))
-            reference = theirs.get(name, theirs.get("error", "n/a"))
-            both = isinstance(mine, float) and isinstance(reference, float)
-            cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in (mine, reference)]
-            ratio = f"{reference / mine:.2f}x" if both else ""
-            print(f"| {model_name} | {name} | {cells[0]} | {cells[1]} | {ratio} |")
 
 
 def main():
@@ -411,8 +302,8 @@ def main():
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra- and inter-op threads (0: TensorFlow's default);"
                              " with 1 the CPU-time ratios measure work on a shared machine")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # this repository's `xplique`, imported by the timed calls
     if args.threads:
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
@@ -420,10 +311,9 @@ def main():
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     n, repeats, nb_design = (64, 2, 8) if args.quick else (256, 5, 32)
     repeats = repeats if args.repeats is None else args.repeats
-    if args.worker is not None:
-        print(RESULT + json.dumps(worker(json.loads(args.worker))))
-        return
     if args.upstream is not None:
+        from concepts_xplique import compare  # pylint: disable=import-outside-toplevel
+
         compare(args, n, repeats, nb_design, 10)
         return
     print(machine_description())

@@ -34,13 +34,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import (  # noqa: E402
-    add_clock_options,
-    chosen_clock,
-    clock_description,
-    make_data,
-    timed,
-)
+from measure import (add_profile_options, chosen_clock, clock_description,  # noqa: E402
+                     make_data, median_range, timed)
 from models import MODELS  # noqa: E402
 
 
@@ -81,12 +76,8 @@ def probe(repeats: int = 1_000_000) -> float:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="small_cnn,resnet_like")
-    parser.add_argument("--methods", default="Saliency,SmoothGrad,GradCAM,Rise,Occlusion,Deletion")
-    parser.add_argument("--images", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=15)
-    add_clock_options(parser)
+    add_profile_options(parser, methods="Saliency,SmoothGrad,GradCAM,Rise,Occlusion,Deletion",
+                        images=64, repeats=15)
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--probe", action="store_true")
     args = parser.parse_args(argv)
@@ -125,7 +116,7 @@ def main(argv=None):
                 ratios.append(second / first)
             print(f"| {model_name} | {name} | {1e3 * statistics.median(times['plain']):.1f} | "
                   f"{1e3 * statistics.median(times['strategy']):.1f} | "
-                  f"{statistics.median(ratios):.3f} ({min(ratios):.2f}-{max(ratios):.2f}) |",
+                  f"{median_range(ratios, digits=3)} |",
                   flush=True)
 
 

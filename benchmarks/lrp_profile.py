@@ -29,14 +29,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import (  # noqa: E402
-    add_clock_options,
-    chosen_clock,
-    clock_description,
-    make_data,
-    timed,
-)
-from models import MODELS  # noqa: E402
+from measure import (add_profile_options, chosen_clock, clock_description,  # noqa: E402
+                     median_range, model_and_data, timed)
 
 from xplique.attributions import LRP, DeepLift, GradientInput  # noqa: E402
 from xplique.attributions.lrp import EpsilonGammaBox, EpsilonPlus  # noqa: E402
@@ -63,12 +57,8 @@ def floor_fn(model):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="small_cnn,resnet_like")
-    parser.add_argument("--methods", default="LRP,LRPEpsilonPlus,LRPEpsilonGammaBox,DeepLift")
-    parser.add_argument("--images", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=15)
-    add_clock_options(parser)
+    add_profile_options(parser, methods="LRP,LRPEpsilonPlus,LRPEpsilonGammaBox,DeepLift",
+                        images=64, repeats=15)
     args = parser.parse_args(argv)
     clock = chosen_clock(args)
     print(clock_description(args))
@@ -77,11 +67,7 @@ def main(argv=None):
     print("| model | method | ms / call (median) | ratio to floor (median, range) |")
     print("|---|---|---|---|")
     for model_name in args.models.split(","):
-        builder, shape = MODELS[model_name]
-        model = builder()
-        x, y = make_data(model_name, args.images)
-        x = tf.constant(x, tf.float32)
-        labels = tf.constant(y, tf.int32)
+        model, _, x, labels = model_and_data(model_name, args.images)
         onehot = tf.one_hot(labels, 10)
         grad = floor_fn(model)
         chunks = [(x[i:i + args.batch_size], onehot[i:i + args.batch_size])
@@ -108,9 +94,8 @@ def main(argv=None):
                 ratios[n].append(t / f)
         print(f"| {model_name} | floor | {1e3 * statistics.median(times['floor']):.1f} | 1 |")
         for n in names:
-            r = ratios[n]
             print(f"| {model_name} | {n} | {1e3 * statistics.median(times[n]):.1f} | "
-                  f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f}) |")
+                  f"{median_range(ratios[n])} |")
     print(f"load average: {os.getloadavg()}")
 
 

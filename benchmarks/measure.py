@@ -1,5 +1,7 @@
-"""Measuring tools shared by `run.py` and `compare_xplique.py`: seeded data, the bare model's
-compiled passes, peak resident memory and the machine's description.
+"""Measuring tools shared by the benchmark scripts: seeded data, the bare model's compiled
+passes, peak resident memory, the machine's description, the clocks and timing loops, and the
+command-line options of the interleaved profiles (all_targets.py, lrp_profile.py,
+distribution.py).
 
 This module imports no `xplique`, so that `compare_xplique.py` can use it in a process where
 `import xplique` must find the reference implementation.
@@ -10,9 +12,10 @@ import os
 import platform
 import re
 import resource
+import statistics
 import sys
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -25,6 +28,15 @@ def make_data(model_name: str, n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     images = rng.uniform(0.0, 1.0, (n,) + shape).astype("float32")
     return images, np.arange(n) % NB_CLASSES
+
+
+def model_and_data(model_name: str, n: int):
+    """The benchmark model `model_name` (built), its input shape, and `n` seeded images and
+    their labels (:func:`make_data`) as tensors (float32, int32)."""
+    builder, shape = MODELS[model_name]
+    model = builder()
+    images, labels = make_data(model_name, n)
+    return model, shape, tf.constant(images, tf.float32), tf.constant(labels, tf.int32)
 
 
 class Bare:
@@ -178,3 +190,35 @@ def timed(fn, clock) -> float:
     out = fn()
     _ = out.numpy() if hasattr(out, "numpy") else out
     return clock() - start
+
+
+def call_seconds(fn, repeats: int) -> List[float]:
+    """Wall times of `repeats` calls of `fn`."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median_seconds(fn, repeats: int) -> float:
+    """Median wall time of `repeats` calls of `fn`, after one warm-up call (tracing)."""
+    fn()
+    return statistics.median(call_seconds(fn, repeats))
+
+
+def median_range(values, digits: int = 2) -> str:
+    """`median (min-max)` of `values`: the median with `digits` decimals, the range with 2."""
+    return f"{statistics.median(values):.{digits}f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def add_profile_options(parser, methods: str, images: int, repeats: int) -> None:
+    """The options of the interleaved profiles: `--models`, `--methods` (default `methods`),
+    `--images`, `--batch-size`, `--repeats`, then the clock options (:func:`add_clock_options`)."""
+    parser.add_argument("--models", default="small_cnn,resnet_like")
+    parser.add_argument("--methods", default=methods)
+    parser.add_argument("--images", type=int, default=images)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    add_clock_options(parser)

@@ -23,7 +23,6 @@ See benchmarks/README.md for what the numbers mean.
 """
 
 import argparse
-import datetime
 import json
 import os
 import statistics
@@ -40,9 +39,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))
 
 import numpy as np  # noqa: E402
-from measure import Bare, PeakMemory, machine_description, make_data, write_marked  # noqa: E402
+from measure import Bare, PeakMemory, make_data  # noqa: E402
 from methods import Method, select  # noqa: E402
 from models import MODELS  # noqa: E402
+from report import add_report_options, measured_on, publish, section  # noqa: E402
 
 START, END = "<!-- BENCHMARKS:START -->", "<!-- BENCHMARKS:END -->"
 MEMORY_SAMPLES = (50, 400)
@@ -210,15 +210,8 @@ def _format_evaluations(row: Dict) -> str:
 
 def markdown(rows: List[Dict], settings: Settings, note: Optional[str]) -> str:
     """The generated section of docs/benchmarks.md."""
-    today = datetime.date.today().isoformat()
     lines = [
-        START,
-        "",
-    ]
-    if note:
-        lines += [f"!!! warning \"{note}\"", ""]
-    lines += [
-        f"Measured on {today}, {machine_description()}.",
+        f"{measured_on()}.",
         f"Settings: {'quick' if settings.quick else 'full'}; {settings.describe()}; median "
         f"of {settings.repeats} calls after one warm-up call; memory probe on "
         f"{settings.memory_inputs} inputs in a fresh process.",
@@ -244,13 +237,7 @@ def markdown(rows: List[Dict], settings: Settings, note: Optional[str]) -> str:
             f"{_format_evaluations(row)} | {row['time_ms']:.2f} | {row['floor_ms']:.2f} | "
             f"{row['ratio']:.2f}x ({low:.2f}-{high:.2f}) | {memory_cell} |"
         )
-    lines += ["", END]
-    return "\n".join(lines)
-
-
-def write_markdown(path: Path, section: str) -> None:
-    """Replace the text between the markers of `path` (appended when the markers are absent)."""
-    write_marked(path, section, START, END)
+    return section(START, note, lines, END)
 
 
 def parse_args(argv=None):
@@ -260,10 +247,7 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer inputs and repeats")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per method")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probes")
-    parser.add_argument("--markdown", type=Path, default=None,
-                        help="write the table between the markers of this file")
-    parser.add_argument("--note", default=None, help="warning shown above the table")
-    parser.add_argument("--json", type=Path, default=None, help="also dump raw results here")
+    add_report_options(parser)
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -312,12 +296,7 @@ def main(argv=None) -> List[Dict]:
                   + " / ".join(f"{row['memory'][str(s)]:.0f}" for s in MEMORY_SAMPLES)
                   + " MiB at " + " / ".join(map(str, MEMORY_SAMPLES)) + " samples", flush=True)
 
-    section = markdown(rows, settings, args.note)
-    print(section)
-    if args.markdown:
-        write_markdown(args.markdown, section)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    publish(markdown(rows, settings, args.note), rows, args, START, END)
     return rows
 
 

@@ -19,16 +19,14 @@ images per second and the ratio run / call (the target is within 1.1).
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from measure import machine_description, make_data  # noqa: E402
+from measure import machine_description, make_data, median_seconds  # noqa: E402
 from models import MODELS  # noqa: E402
 
 from xplique import runs  # noqa: E402
@@ -38,16 +36,6 @@ METHODS = {
     "Saliency": lambda model: Saliency(model, batch_size=256),
     "SmoothGrad": lambda model: SmoothGrad(model, nb_samples=8, batch_size=256, seed=0),
 }
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up: tracing
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv=None) -> int:
@@ -74,7 +62,7 @@ def main(argv=None) -> int:
         print("|---|---|---|---|---|---|")
         for name in args.methods.split(","):
             explainer = METHODS[name](model)
-            call = _median_seconds(lambda: np.asarray(explainer(images, labels)), args.repeats)
+            call = median_seconds(lambda: np.asarray(explainer(images, labels)), args.repeats)
             counter = iter(range(10**6))
 
             def run():
@@ -83,7 +71,7 @@ def main(argv=None) -> int:
                                      shard_size=args.shard_size)
                 shutil.rmtree(out)
 
-            run_seconds = _median_seconds(run, args.repeats)
+            run_seconds = median_seconds(run, args.repeats)
             print(f"| {name} | {call:.2f} | {run_seconds:.2f} | {args.n / call:.0f} | "
                   f"{args.n / run_seconds:.0f} | {run_seconds / call:.3f} |", flush=True)
     finally:
