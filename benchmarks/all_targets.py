@@ -37,8 +37,15 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import (Bare, add_profile_options, chosen_clock, clock_description,  # noqa: E402
-                     median_range, model_and_data, timed)
+from measure import (  # noqa: E402
+    Bare,
+    add_profile_options,
+    chosen_clock,
+    clock_description,
+    median_range,
+    model_and_data,
+    timed,
+)
 from models import NB_CLASSES  # noqa: E402
 
 from xplique.attributions import (  # noqa: E402

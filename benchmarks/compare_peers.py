@@ -45,8 +45,15 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from peer_workers import MODEL, RESULT  # noqa: E402
-from report import (add_report_options, measured_on, one_line, publish,  # noqa: E402
-                    section, speedup_cell, time_cell)
+from report import (  # noqa: E402
+    add_report_options,
+    measured_on,
+    one_line,
+    publish,
+    section,
+    speedup_cell,
+    time_cell,
+)
 from workers import ROOT, run_in_fresh_process, worker_env  # noqa: E402
 
 START, END = "<!-- PEERS-COMPARISON:START -->", "<!-- PEERS-COMPARISON:END -->"

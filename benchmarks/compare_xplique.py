@@ -37,8 +37,15 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from report import (add_report_options, measured_on, one_line, publish,  # noqa: E402
-                    section, speedup_cell, time_cell)
+from report import (  # noqa: E402
+    add_report_options,
+    measured_on,
+    one_line,
+    publish,
+    section,
+    speedup_cell,
+    time_cell,
+)
 from workers import ROOT, run_in_fresh_process, serve, xplique_env  # noqa: E402
 
 START, END = "<!-- XPLIQUE-COMPARISON:START -->", "<!-- XPLIQUE-COMPARISON:END -->"

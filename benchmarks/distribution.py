@@ -34,8 +34,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import (add_profile_options, chosen_clock, clock_description,  # noqa: E402
-                     make_data, median_range, timed)
+from measure import (  # noqa: E402
+    add_profile_options,
+    chosen_clock,
+    clock_description,
+    make_data,
+    median_range,
+    timed,
+)
 from models import MODELS  # noqa: E402
 
 

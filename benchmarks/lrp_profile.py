@@ -29,8 +29,14 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import tensorflow as tf  # noqa: E402
-from measure import (add_profile_options, chosen_clock, clock_description,  # noqa: E402
-                     median_range, model_and_data, timed)
+from measure import (  # noqa: E402
+    add_profile_options,
+    chosen_clock,
+    clock_description,
+    median_range,
+    model_and_data,
+    timed,
+)
 
 from xplique.attributions import LRP, DeepLift, GradientInput  # noqa: E402
 from xplique.attributions.lrp import EpsilonGammaBox, EpsilonPlus  # noqa: E402
