@@ -46,33 +46,31 @@ def _format_objects(predictions) -> Tuple[tensorflow.Tensor, tensorflow.Tensor, 
     return predictions[..., :4], predictions[..., 4:5], predictions[..., 5:]
 
 
-def _keep_extra_columns(boxes, converted):
+def _converted(boxes, source, target, image_size=None) -> tensorflow.Tensor:
+    """The first 4 columns of `boxes` converted from `source` to `target`, the others kept."""
     boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
+    converted = convert_boxes(boxes[..., :4], source, target, image_size)
     return tensorflow.concat([converted, tensorflow.cast(boxes[..., 4:], converted.dtype)], axis=-1)
 
 
 def box_xyxy_to_cxcywh(boxes) -> tensorflow.Tensor:
     """Corners to centre and size; columns after the first 4 (scores) are kept."""
-    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
-    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xyxy", "cxcywh"))
+    return _converted(boxes, "xyxy", "cxcywh")
 
 
 def box_xyxy_to_xywh(boxes) -> tensorflow.Tensor:
     """Corners to top-left corner and size; columns after the first 4 are kept."""
-    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
-    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xyxy", "xywh"))
+    return _converted(boxes, "xyxy", "xywh")
 
 
 def box_cxcywh_to_xyxy(boxes) -> tensorflow.Tensor:
     """Centre and size to corners; columns after the first 4 are kept."""
-    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
-    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "cxcywh", "xyxy"))
+    return _converted(boxes, "cxcywh", "xyxy")
 
 
 def box_xywh_to_xyxy(boxes) -> tensorflow.Tensor:
     """Top-left corner and size to corners; columns after the first 4 are kept."""
-    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
-    return _keep_extra_columns(boxes, convert_boxes(boxes[..., :4], "xywh", "xyxy"))
+    return _converted(boxes, "xywh", "xyxy")
 
 
 def _width_height(image_size, name="image_size"):
@@ -91,17 +89,13 @@ def normalize_boxes(boxes, image_size) -> tensorflow.Tensor:
     """Pixel to relative coordinates. `image_size` is **(width, height)** here, as in Xplique's
     box managers (elsewhere in xplique it is `(height, width)`); columns after 4 are kept."""
     width, height = _width_height(image_size)
-    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
-    return _keep_extra_columns(boxes, convert_boxes(
-        boxes[..., :4], "xyxy", BoxType("xyxy", "relative"), (height, width)))
+    return _converted(boxes, "xyxy", BoxType("xyxy", "relative"), (height, width))
 
 
 def denormalize_boxes(boxes, image_size) -> tensorflow.Tensor:
     """Relative to pixel coordinates; `image_size` is **(width, height)** as in Xplique."""
     width, height = _width_height(image_size)
-    boxes = tensorflow.convert_to_tensor(boxes, dtype_hint=tensorflow.float32)
-    return _keep_extra_columns(boxes, convert_boxes(
-        boxes[..., :4], BoxType("xyxy", "relative"), "xyxy", (height, width)))
+    return _converted(boxes, BoxType("xyxy", "relative"), "xyxy", (height, width))
 
 
 __all__ = [
