@@ -74,12 +74,8 @@ def stacked_vjp(layer, x: tf.Tensor, kernels: Sequence[tf.Tensor], upstream: tf.
     """`[K^T upstream for K in kernels]` for `layer` applied without bias to inputs shaped like
     `x`: one transposed product with the kernels stacked along the input channels where the
     layer allows it (one pass over `upstream` instead of one per kernel)."""
-    if len(kernels) == 1 or not _stackable(layer):
-        return [vjp(layer, [x], kernel, None, upstream)[0] for kernel in kernels]
-    axis = _channel_axis(layer, x)
-    stacked = tf.concat([x] * len(kernels), axis=axis)
-    (gradient,) = vjp(layer, [stacked], tf.concat(list(kernels), axis=-2), None, upstream)
-    return tf.split(gradient, len(kernels), axis=axis)
+    products, unstack = stacked_terms(layer, [(x, kernel, None) for kernel in kernels])
+    return unstack([vjp(layer, [t], k, b, upstream)[0] for t, k, b in products])
 
 
 def stacked_terms(layer, terms: Sequence[tuple]) -> Tuple[List[tuple], Callable]:
